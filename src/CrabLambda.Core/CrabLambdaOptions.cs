@@ -1,0 +1,54 @@
+namespace CrabLambda;
+
+/// <summary>
+/// Settings of the engine. Validated at start-up; a bad value stops the host with a message naming it.
+/// </summary>
+public sealed class CrabLambdaOptions
+{
+    /// <summary>The largest code accepted, in MiB. Default 10.</summary>
+    public int MaxFunctionSizeMb { get; set; } = 10;
+
+    /// <summary>The memory limit of a function that names none, in MiB. Default 128.</summary>
+    public int DefaultMemoryMb { get; set; } = 128;
+
+    /// <summary>The time limit of a function that names none, in seconds. Default 30.</summary>
+    public int DefaultTimeoutSecs { get; set; } = 30;
+
+    /// <summary>The largest time limit accepted, in seconds, at most 900. Default 300.</summary>
+    public int MaxTimeoutSecs { get; set; } = 300;
+
+    /// <summary>Whether functions may open network connections unless they say otherwise. Default false.</summary>
+    public bool DefaultNetwork { get; set; }
+
+    /// <summary>How many executions run at once across the server. Default 100.</summary>
+    public int MaxConcurrentExecutions { get; set; } = 100;
+
+    /// <summary>
+    /// How many invocations may wait for a free slot beyond <see cref="MaxConcurrentExecutions"/>; past that an
+    /// invocation is refused with a 429. Default 1000.
+    /// </summary>
+    public int MaxQueuedExecutions { get; set; } = 1000;
+
+    /// <summary>Executions and their logs older than this many days are deleted. Default 30.</summary>
+    public int ExecutionLogRetentionDays { get; set; } = 30;
+
+    /// <summary>How long an idle warm worker is kept before it is stopped. Default 5 minutes.</summary>
+    public TimeSpan WorkerKeepAlive { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The largest return value accepted from a handler, in MiB. Default 6, as AWS Lambda.</summary>
+    public int MaxOutputMb { get; set; } = 6;
+
+    /// <summary>The largest event accepted, in MiB. Default 6, as AWS Lambda.</summary>
+    public int MaxEventMb { get; set; } = 6;
+
+    /// <summary>
+    /// How much of a single invocation's stdout and stderr is kept, in KiB; the rest is dropped with a note.
+    /// Default 1024.
+    /// </summary>
+    public int MaxLogKbPerExecution { get; set; } = 1024;
+
+    /// <summary>
+    /// Where workers keep code and sockets. Default: a folder under the system's temporary directory.
+    /// </summary>
+    public string? WorkDirectory { get; set; }
+}

@@ -1,0 +1,73 @@
+using CrabLambda;
+using CrabLambda.Functions;
+using CrabLambda.Runtimes;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>
+/// Registers CrabLambda in a service collection.
+/// </summary>
+public static class CrabLambdaServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the CrabLambda engine: the function client, the process executor and the Python and Node.js runtimes.
+    /// Choose a store on the returned builder (<c>AddSqlite</c>, <c>AddPostgres</c>) and add runtimes with
+    /// <see cref="AddRuntime{TRuntime}"/>.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Changes to the default options.</param>
+    /// <returns>A builder to add a store and runtimes with.</returns>
+    public static ICrabLambdaBuilder AddCrabLambda(
+        this IServiceCollection services,
+        Action<CrabLambdaOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+
+        var options = services.AddOptions<CrabLambdaOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        options.ValidateOnStart();
+        services.TryAddEnumerable(
+            ServiceDescriptor.Singleton<IValidateOptions<CrabLambdaOptions>, CrabLambdaOptionsValidator>());
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<RuntimeRegistry>();
+
+        return new CrabLambdaBuilder(services);
+    }
+
+    /// <summary>
+    /// Adds a runtime. Functions deployed with its name (or an alias) run through it, with the same limits, logs and
+    /// timeouts as the built-in runtimes.
+    /// </summary>
+    /// <typeparam name="TRuntime">The runtime type, resolved from the container as a singleton.</typeparam>
+    /// <param name="builder">The builder from <c>AddCrabLambda</c>.</param>
+    /// <returns>The same builder.</returns>
+    public static ICrabLambdaBuilder AddRuntime<TRuntime>(this ICrabLambdaBuilder builder)
+        where TRuntime : class, IRuntime
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IRuntime, TRuntime>());
+        return builder;
+    }
+
+    private sealed class CrabLambdaBuilder(IServiceCollection services) : ICrabLambdaBuilder
+    {
+        public IServiceCollection Services { get; } = services;
+    }
+}
+
+/// <summary>
+/// Returned by <c>AddCrabLambda</c>; extensions on it add a store and runtimes.
+/// </summary>
+public interface ICrabLambdaBuilder
+{
+    /// <summary>The service collection CrabLambda is registered in.</summary>
+    IServiceCollection Services { get; }
+}

@@ -1,0 +1,76 @@
+using CrabLambda.Functions;
+
+namespace CrabLambda.Runtimes;
+
+/// <summary>
+/// A language that functions can be written in. Register one with <c>AddRuntime&lt;T&gt;()</c>; built-in and
+/// plug-in runtimes are treated alike.
+/// </summary>
+/// <remarks>
+/// A runtime does not run code itself. It checks code at deploy time and describes a worker program that the
+/// executor starts and talks to over the worker protocol (see <see cref="WorkerProtocol"/>): the worker connects to
+/// the Unix socket named by the <c>CRABLAMBDA_SOCKET</c> environment variable, loads the function once and then serves
+/// one invocation at a time for as long as the executor keeps it.
+/// </remarks>
+public interface IRuntime
+{
+    /// <summary>The canonical name stored with functions, for example <c>python</c>.</summary>
+    string Name { get; }
+
+    /// <summary>Other names accepted at deploy time, for example <c>nodejs</c> for <c>node</c>.</summary>
+    IReadOnlyCollection<string> Aliases { get; }
+
+    /// <summary>
+    /// Checks a handler name; returns a message a person can act on, or <see langword="null"/> when it is valid.
+    /// </summary>
+    /// <param name="handler">The handler as the caller gave it.</param>
+    string? ValidateHandler(string handler);
+
+    /// <summary>
+    /// Prepares a version at deploy time, before it is stored: a compiled language compiles here.
+    /// </summary>
+    /// <param name="version">The version about to be stored.</param>
+    /// <param name="cancellationToken">Cancels the preparation.</param>
+    /// <exception cref="FunctionCodeException">The code cannot run; the deploy is refused with a 422.</exception>
+    Task PrepareAsync(FunctionVersion version, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Describes the worker program for a version. Called when the executor starts a worker, so it may rebuild
+    /// anything a cache lost.
+    /// </summary>
+    /// <param name="version">The version to run.</param>
+    /// <param name="codeDirectory">
+    /// A directory the executor owns for this version, empty on first use, where the runtime may write the code.
+    /// The worker can read it; it survives until the version's workers are retired.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the preparation.</param>
+    Task<WorkerLaunch> GetLaunchAsync(
+        FunctionVersion version,
+        string codeDirectory,
+        CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The program an executor starts as a worker.
+/// </summary>
+/// <param name="Executable">An absolute path to the program.</param>
+/// <param name="Arguments">Its arguments.</param>
+public sealed record WorkerLaunch(string Executable, IReadOnlyList<string> Arguments)
+{
+    /// <summary>
+    /// Environment variables for the worker beyond the executor's clean base set. Never put server secrets here.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// Host paths the worker must be able to read besides the code directory (the interpreter's installation, for
+    /// example). A sandbox makes these, and nothing else of the host, visible read-only.
+    /// </summary>
+    public IReadOnlyList<string> ReadOnlyPaths { get; init; } = [];
+}
+
+/// <summary>
+/// The code of a deploy cannot run: a compile error, for example. Reported as a 422 with the message as detail.
+/// </summary>
+/// <param name="message">What is wrong, with the compiler's diagnostics where there are any.</param>
+public sealed class FunctionCodeException(string message) : Exception(message);
