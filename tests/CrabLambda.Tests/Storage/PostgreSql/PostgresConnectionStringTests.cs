@@ -129,6 +129,14 @@ public sealed class PostgresConnectionStringTests
     }
 
     [Fact]
+    public void Normalize_KeywordStringWithSchemeLikePassword_IsNotTakenForAUrl()
+    {
+        var result = Parse(PostgresConnectionString.Normalize("Host=db;Username=app;Password=ab://cd"));
+
+        Assert.Equal(("db", "ab://cd"), (result.Host, result.Password));
+    }
+
+    [Fact]
     public void Normalize_Url_GivesTheSameAsFromUrl()
     {
         const string url = "postgres://app:p%40ss@db:6000/crab?sslmode=disable";

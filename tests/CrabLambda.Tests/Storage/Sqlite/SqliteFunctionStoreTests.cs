@@ -21,13 +21,18 @@ public sealed class SqliteFunctionStoreTests : FunctionStoreContract
     private string DatabasePath => Path.Combine(_folder, "crablambda.db");
 
     [Fact]
-    public async Task MigrateAsync_NewFile_SwitchesTheFileToWalMode()
+    public async Task MigrateAsync_NewFile_CreatesTheTablesInWalMode()
     {
         await using var connection = await OpenRawAsync();
 
         var mode = await connection.ExecuteScalarAsync<string>("PRAGMA journal_mode");
+        var tables = await connection.QueryAsync<string>(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' ORDER BY name");
 
         Assert.Equal("wal", mode);
+        Assert.Equal(
+            ["crablambda_migrations", "execution_logs", "executions", "function_versions", "functions"],
+            tables);
     }
 
     [Theory]
