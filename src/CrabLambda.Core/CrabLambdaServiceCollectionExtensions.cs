@@ -50,6 +50,7 @@ public static class CrabLambdaServiceCollectionExtensions
                 sp.GetRequiredService<StoreInitializer>()));
         services.TryAddSingleton(sp => new CrabLambdaHealth(sp, sp.GetRequiredService<StoreInitializer>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Hosting.IHostedService, RetentionService>());
+        services.AddRustRuntime();
 
         return new CrabLambdaBuilder(services);
     }
