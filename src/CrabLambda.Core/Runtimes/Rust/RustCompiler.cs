@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.ComponentModel;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
@@ -19,10 +20,8 @@ namespace CrabLambda.Runtimes.Rust;
 /// </remarks>
 internal sealed partial class RustCompiler : IDisposable
 {
-    /// <summary>How cargo is called, beyond the manifests: part of every program's key.</summary>
-    public const string Recipe = "build --release --offline --target HOST; +crt-static on linux-gnu";
-
-    private const UnixFileMode PrivateFolder = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+    private const UnixFileMode PrivateFolder =
+        UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode ExecutableFile = PrivateFolder |
         UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
 
@@ -128,11 +127,8 @@ internal sealed partial class RustCompiler : IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        _stopping.Cancel();
-        _stopping.Dispose();
-    }
+    /// <summary>Stops running compiles; their callers get an <see cref="OperationCanceledException"/>.</summary>
+    public void Dispose() => _stopping.Cancel();
 
     private async Task<string> BuildSharedAsync(RustProgram program)
     {
@@ -437,7 +433,8 @@ internal sealed partial class RustCompiler : IDisposable
                 File.Delete(file);
             }
 
-            foreach (var folder in Directory.GetDirectories(Path.Combine(release, ".fingerprint"), program.PackageName + "-*"))
+            var fingerprints = Path.Combine(release, ".fingerprint");
+            foreach (var folder in Directory.GetDirectories(fingerprints, program.PackageName + "-*"))
             {
                 Directory.Delete(folder, recursive: true);
             }
@@ -476,7 +473,7 @@ internal sealed partial class RustCompiler : IDisposable
         {
             process.Kill(entireProcessTree: true);
         }
-        catch (Exception exception) when (exception is InvalidOperationException or System.ComponentModel.Win32Exception)
+        catch (Exception exception) when (exception is InvalidOperationException or Win32Exception)
         {
             // It has exited already.
         }

@@ -20,18 +20,23 @@ internal static class RustDiagnostics
     /// <param name="messages">The <c>message</c> objects of cargo's <c>compiler-message</c> lines.</param>
     /// <param name="program">The program that was compiled.</param>
     /// <param name="hiddenPaths">Folders of this machine to cut from the text, longest first.</param>
-    public static string? Format(IEnumerable<JsonElement> messages, RustProgram program, IReadOnlyList<string> hiddenPaths)
+    public static string? Format(
+        IEnumerable<JsonElement> messages,
+        RustProgram program,
+        IReadOnlyList<string> hiddenPaths)
     {
-        var errors = messages
-            .Where(IsError)
-            .Select(message => Describe(message, program))
-            .Distinct(StringComparer.Ordinal)
-            .ToList();
-
-        if (errors.Count == 0)
+        var all = messages.Where(IsError).ToList();
+        if (all.Count == 0)
         {
             return null;
         }
+
+        // An error in the user's lines often makes the generated call fail too; that echo would only confuse.
+        var inUserCode = all.Where(message => PointsIntoUserCode(message, program)).ToList();
+        var errors = (inUserCode.Count > 0 ? inUserCode : all)
+            .Select(message => Describe(message, program))
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
 
         var text = new StringBuilder("The function does not compile:\n\n");
         foreach (var error in errors.Take(MaxErrors))
@@ -107,7 +112,8 @@ internal static class RustDiagnostics
     /// </summary>
     private static string ExplainGeneratedError(JsonElement message, string text, string handler)
     {
-        if (text.Contains($"`{handler}`", StringComparison.Ordinal) && text.StartsWith("cannot find", StringComparison.Ordinal))
+        if (text.StartsWith("cannot find", StringComparison.Ordinal) &&
+            text.Contains($"`{handler}`", StringComparison.Ordinal))
         {
             return $"error: the code has no function named `{handler}` at its top level. Define " +
                 $"`fn {handler}(event: Value) -> String` (or another supported signature), or change the handler.";

@@ -15,7 +15,13 @@ internal sealed class RustProgram
 
     private const string HandlerPlaceholder = "__CRABLAMBDA_HANDLER__";
 
-    /// <summary>The <c>crablambda</c> crate that every function links: the worker protocol and the handler glue.</summary>
+    /// <summary>
+    /// How <see cref="RustCompiler"/> builds a program, beyond the texts here. Change it with the build, so that
+    /// binaries built the old way are not reused.
+    /// </summary>
+    private const string BuildRecipe = "1: cargo build --release --offline, linked statically on linux-gnu";
+
+    /// <summary>The <c>crablambda</c> crate every function links: the worker protocol and the handler glue.</summary>
     public static readonly string WorkerCrateSource = ReadResource("crablambda.rs");
 
     /// <summary>The manifest of the <c>crablambda</c> crate.</summary>
@@ -65,7 +71,7 @@ internal sealed class RustProgram
     /// crate makes new binaries instead of reusing old ones.
     /// </summary>
     public static readonly string RecipeDigest = Sha256(
-        string.Join('\0', WorkerCrateSource, WorkerCrateManifest, _mainTemplate, ManifestTemplate, RustCompiler.Recipe));
+        string.Join('\0', WorkerCrateSource, WorkerCrateManifest, _mainTemplate, ManifestTemplate, BuildRecipe));
 
     public RustProgram(string code, string handler)
     {
@@ -87,7 +93,7 @@ internal sealed class RustProgram
     /// <summary>The handler's name.</summary>
     public string Handler { get; }
 
-    /// <summary>The cargo package and binary name, unique per key so builds sharing a build folder never collide.</summary>
+    /// <summary>The cargo package and binary name, unique per key so that builds never collide.</summary>
     public string PackageName { get; }
 
     /// <summary>How many lines of <see cref="Source"/> are the user's; the generated ones follow.</summary>
@@ -96,7 +102,7 @@ internal sealed class RustProgram
     /// <summary>The complete <see cref="SourceFileName"/>.</summary>
     public string Source { get; }
 
-    /// <summary>The package manifest, depending on the <c>crablambda</c> crate in <paramref name="workerCrate"/>.</summary>
+    /// <summary>The package manifest, using the <c>crablambda</c> crate in <paramref name="workerCrate"/>.</summary>
     public string Manifest(string workerCrate) => ManifestTemplate
         .Replace("{name}", PackageName, StringComparison.Ordinal)
         .Replace("{crate}", Toml.Escape(workerCrate), StringComparison.Ordinal);

@@ -113,7 +113,7 @@ internal sealed class RustToolchainLocator(IOptions<RustRuntimeOptions> options,
         }
     }
 
-    /// <summary>Whether the registry holds some version of the crate, in a folder named like <c>serde-1.0.152</c>.</summary>
+    /// <summary>Whether the registry holds a version of the crate, in a folder like <c>serde-1.0.152</c>.</summary>
     private static bool HasCrate(string registry, string crate) => Directory.Exists(registry) && Directory
         .EnumerateDirectories(registry, crate + "-*")
         .Select(folder => Path.GetFileName(folder))
@@ -170,8 +170,9 @@ internal sealed class RustToolchainLocator(IOptions<RustRuntimeOptions> options,
 
         if (process.ExitCode != 0)
         {
-            throw new InvalidOperationException(
-                $"'{program} {string.Join(' ', start.ArgumentList)}' failed: {(await error.ConfigureAwait(false)).Trim()}");
+            var message = (await error.ConfigureAwait(false)).Trim();
+            var command = $"{program} {string.Join(' ', start.ArgumentList)}";
+            throw new InvalidOperationException($"'{command}' failed: {message}");
         }
 
         return await output.ConfigureAwait(false);

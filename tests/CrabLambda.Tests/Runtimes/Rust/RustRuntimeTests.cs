@@ -33,6 +33,19 @@ public sealed class RustRuntimeTests(RustRuntimeFixture fixture)
     }
 
     [Fact]
+    public async Task PrepareAsync_ErrorThatAlsoBreaksTheGeneratedCall_ShowsOnlyTheUsersError()
+    {
+        const string code = "fn handler(event: Value) -> Missing { event }";
+
+        var error = await Assert.ThrowsAsync<FunctionCodeException>(
+            () => fixture.Runtime.PrepareAsync(RustRuntimeFixture.Version(code), CancellationToken.None));
+
+        Assert.Contains("cannot find type `Missing` in this scope", error.Message);
+        Assert.Contains("--> function.rs:1:29", error.Message);
+        Assert.DoesNotContain("cannot be called", error.Message);
+    }
+
+    [Fact]
     public async Task PrepareAsync_NoFunctionNamedLikeTheHandler_SaysWhichFunctionIsMissing()
     {
         const string code = "fn handle(event: Value) -> String { event.to_string() }";
