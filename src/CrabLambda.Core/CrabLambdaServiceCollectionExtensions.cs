@@ -1,6 +1,10 @@
 using CrabLambda;
+using CrabLambda.Execution;
+using CrabLambda.Execution.Process;
 using CrabLambda.Functions;
 using CrabLambda.Runtimes;
+using CrabLambda.Runtimes.Node;
+using CrabLambda.Runtimes.Python;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -37,6 +41,11 @@ public static class CrabLambdaServiceCollectionExtensions
 
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<RuntimeRegistry>();
+        services.TryAddSingleton<IWorkerLauncher, SessionWorkerLauncher>();
+        services.TryAddSingleton<IExecutor, ProcessExecutor>();
+        services.AddHostedService<WorkerShutdownService>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IRuntime, PythonRuntime>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IRuntime, NodeRuntime>());
 
         return new CrabLambdaBuilder(services);
     }
