@@ -5,8 +5,8 @@
 #   scripts/test.sh --filter Name   # extra arguments go to dotnet test
 #
 # Installs missing Debian packages when run as root (bubblewrap, the serde_json and serde_derive crates,
-# PostgreSQL), so it works on a fresh machine. PostgreSQL is started by the tests themselves in a temporary folder, unless
-# CRABLAMBDA_TEST_POSTGRES names a server to use.
+# PostgreSQL), so it works on a fresh machine. PostgreSQL is started by the tests themselves in a temporary
+# folder, unless CRABLAMBDA_TEST_POSTGRES names a server to use.
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
