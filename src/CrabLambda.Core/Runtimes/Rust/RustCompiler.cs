@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
+using CrabLambda.Execution.Sandbox;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -96,6 +97,14 @@ internal sealed partial class RustCompiler : IDisposable
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
         var toolchain = await _toolchains.GetAsync(stop.Token).ConfigureAwait(false);
         LogToolchain(toolchain.Release, toolchain.HostTarget, toolchain.Sysroot, toolchain.CrateRegistry);
+        if (toolchain.Bubblewrap is null)
+        {
+            LogNotSandboxed(toolchain.Isolation);
+        }
+        else
+        {
+            LogSandboxed(toolchain.Isolation);
+        }
 
         var program = new RustProgram(WarmUpCode, "handler");
         for (var round = 0; round < _warmSlots.Length; round++)
@@ -285,7 +294,7 @@ internal sealed partial class RustCompiler : IDisposable
         RustToolchain toolchain,
         CancellationToken cancellationToken)
     {
-        var start = new ProcessStartInfo(toolchain.Cargo)
+        var start = new ProcessStartInfo(toolchain.Bubblewrap ?? toolchain.Cargo)
         {
             // Cargo reads .cargo/config.toml in every folder above its working directory. Starting at the root
             // leaves only the generated one in CARGO_HOME, not one that someone left above the cache folder.
@@ -295,6 +304,17 @@ internal sealed partial class RustCompiler : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (toolchain.Bubblewrap is not null)
+        {
+            var sandbox = RustCompileSandbox.Arguments(toolchain.Sysroot, toolchain.CrateRegistry, CacheDirectory);
+            foreach (var argument in sandbox)
+            {
+                start.ArgumentList.Add(argument);
+            }
+
+            start.ArgumentList.Add(toolchain.Cargo);
+        }
+
         foreach (var argument in (string[])["build", "--release", "--offline", "--target", toolchain.HostTarget,
             "--message-format=json", "--color", "never", "--manifest-path", Path.Combine(package, "Cargo.toml")])
         {
@@ -311,8 +331,8 @@ internal sealed partial class RustCompiler : IDisposable
         start.Environment["TMPDIR"] = TemporaryDirectory;
         start.Environment["LC_ALL"] = "C";
 
-        using var process = Process.Start(start)
-            ?? throw new InvalidOperationException($"Could not start '{toolchain.Cargo}'.");
+        // From the spawner's long-lived thread: bubblewrap's --die-with-parent fires when the starting thread ends.
+        using var process = await ProcessSpawner.StartAsync(start).ConfigureAwait(false);
         process.StandardInput.Close();
 
         using var limit = new CancellationTokenSource(_options.CompileTimeout, _timeProvider);
@@ -494,6 +514,12 @@ internal sealed partial class RustCompiler : IDisposable
     [LoggerMessage(301, LogLevel.Information,
         "Rust toolchain {Release} for {HostTarget} in {Sysroot}; crates from {Registry}")]
     private partial void LogToolchain(string release, string hostTarget, string sysroot, string registry);
+
+    [LoggerMessage(307, LogLevel.Information, "Rust runtime: {Isolation}")]
+    private partial void LogSandboxed(string isolation);
+
+    [LoggerMessage(308, LogLevel.Warning, "Rust runtime: {Isolation}")]
+    private partial void LogNotSandboxed(string isolation);
 
     [LoggerMessage(302, LogLevel.Debug, "Compiling Rust function {Key} in build folder {Slot}")]
     private partial void LogCompiling(string key, int slot);

@@ -1,3 +1,5 @@
+using CrabLambda.Execution.Sandbox;
+
 namespace CrabLambda.Runtimes.Rust;
 
 /// <summary>
@@ -36,6 +38,14 @@ public sealed class RustRuntimeOptions
     /// source such as the one Debian's <c>librust-*-dev</c> packages fill. Default <c>/usr/share/cargo/registry</c>.
     /// </summary>
     public string CrateRegistryDirectory { get; set; } = "/usr/share/cargo/registry";
+
+    /// <summary>
+    /// Whether cargo runs in a bubblewrap sandbox that shows it only the system's programs and libraries, the
+    /// toolchain, the crates and the cache, without network. Without it, compile-time macros such as
+    /// <c>include_str!</c> can read any file the server can. <see cref="IsolationMode.Auto"/> (the default) sandboxes
+    /// when bubblewrap works on this host, <see cref="IsolationMode.Sandbox"/> refuses to compile without it.
+    /// </summary>
+    public IsolationMode CompileIsolation { get; set; } = IsolationMode.Auto;
 
     /// <summary>
     /// Whether to build the crates in the background at start-up, so that the first deploy compiles in seconds.

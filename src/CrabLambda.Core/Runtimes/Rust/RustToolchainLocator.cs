@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using CrabLambda.Execution.Sandbox;
 using Microsoft.Extensions.Options;
 
 namespace CrabLambda.Runtimes.Rust;
@@ -62,8 +63,61 @@ internal sealed class RustToolchainLocator(IOptions<RustRuntimeOptions> options,
             throw new InvalidOperationException($"'{rustc} -vV' did not name its host target: {version.Trim()}");
         }
 
-        CheckRegistry(settings.CrateRegistryDirectory);
-        return new RustToolchain(cargo, rustc, sysroot, host, release, settings.CrateRegistryDirectory);
+        var registry = settings.CrateRegistryDirectory;
+        CheckRegistry(registry);
+
+        var (bubblewrap, isolation) = await ResolveSandboxAsync(
+            settings.CompileIsolation,
+            sysroot,
+            registry,
+            rustc,
+            cancellationToken).ConfigureAwait(false);
+        return new RustToolchain(cargo, rustc, sysroot, host, release, registry, bubblewrap, isolation);
+    }
+
+    /// <summary>
+    /// Decides whether compiles run in bubblewrap, after a trial run of the compiler inside it: user namespaces
+    /// can be disabled on a host where bubblewrap is installed.
+    /// </summary>
+    private async Task<(string? Bubblewrap, string Isolation)> ResolveSandboxAsync(
+        IsolationMode mode,
+        string sysroot,
+        string registry,
+        string rustc,
+        CancellationToken cancellationToken)
+    {
+        if (mode == IsolationMode.None)
+        {
+            return (null, "compiles are not sandboxed (CompileIsolation is None)");
+        }
+
+        var bubblewrap = RustCompileSandbox.FindBubblewrap();
+        var problem = "bubblewrap is not installed";
+        if (bubblewrap is not null)
+        {
+            try
+            {
+                var trial = RustCompileSandbox.Arguments(sysroot, registry, writableFolder: null)
+                    .Append(rustc)
+                    .Append("-vV");
+                await RunAsync(bubblewrap, trial, inheritEnvironment: false, cancellationToken).ConfigureAwait(false);
+                return (bubblewrap, "compiles run in a bubblewrap sandbox without network or the server's files");
+            }
+            catch (InvalidOperationException exception)
+            {
+                problem = "a trial sandbox failed: " + exception.Message;
+            }
+        }
+
+        if (mode == IsolationMode.Sandbox)
+        {
+            throw new InvalidOperationException(
+                $"Rust compiles must be sandboxed (CompileIsolation is Sandbox), but {problem}. Install bubblewrap " +
+                "(apt-get install -y bubblewrap) on a host that allows user namespaces.");
+        }
+
+        return (null, $"compiles are not sandboxed ({problem}): compile-time macros such as include_str! can " +
+            "read any file the server can read");
     }
 
     /// <summary>
@@ -149,8 +203,8 @@ internal sealed class RustToolchainLocator(IOptions<RustRuntimeOptions> options,
             start.Environment["PATH"] = "/usr/local/bin:/usr/bin:/bin";
         }
 
-        using var process = Process.Start(start)
-            ?? throw new InvalidOperationException($"Could not start '{program}'.");
+        // From the spawner's long-lived thread: bubblewrap's --die-with-parent fires when the starting thread ends.
+        using var process = await ProcessSpawner.StartAsync(start).ConfigureAwait(false);
         process.StandardInput.Close();
 
         // A version query answers at once; the limit only keeps a hung proxy from blocking every deploy.

@@ -1,3 +1,5 @@
+using System.Globalization;
+using CrabLambda.Execution.Sandbox;
 using CrabLambda.Runtimes;
 using CrabLambda.Runtimes.Rust;
 
@@ -166,6 +168,31 @@ public sealed class RustRuntimeTests(RustRuntimeFixture fixture)
 
         Assert.Contains("did not compile within", error.Message);
         Assert.False(File.Exists(compiler.BinaryPath(new RustProgram(version.Code, version.Handler))));
+    }
+
+    [Theory]
+    [InlineData("fn handler(_event: Value) -> &'static str {{ include_str!(\"{0}\") }}")]
+    [InlineData("#[path = \"{0}\"] mod leak;\nfn handler(_event: Value) -> u8 {{ 0 }}")]
+    public async Task PrepareAsync_SandboxedCompileOfCodeReadingAServerFile_CannotSeeTheFile(string template)
+    {
+        var secret = Path.Combine(fixture.NewFolder("crablambda-server-data"), "secret.rs");
+        await File.WriteAllTextAsync(secret, "const SECRET: &str = \"top-secret-value\";\n");
+        var sandboxed = new RustRuntimeOptions
+        {
+            CacheDirectory = fixture.Options.CacheDirectory,
+            CompileTimeout = fixture.Options.CompileTimeout,
+            CompileIsolation = IsolationMode.Sandbox,
+            WarmUpOnStart = false,
+        };
+        using var compiler = RustRuntimeFixture.NewCompiler(sandboxed);
+        var runtime = new RustRuntime(compiler);
+        var code = string.Format(CultureInfo.InvariantCulture, template, secret);
+
+        var error = await Assert.ThrowsAsync<FunctionCodeException>(
+            () => runtime.PrepareAsync(RustRuntimeFixture.Version(code), CancellationToken.None));
+
+        Assert.Contains("No such file or directory", error.Message);
+        Assert.DoesNotContain("top-secret-value", error.Message);
     }
 
     [Theory]
