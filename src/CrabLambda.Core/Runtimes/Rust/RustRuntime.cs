@@ -18,7 +18,7 @@ internal sealed partial class RustRuntime(RustCompiler compiler) : IRuntime
         "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "Self", "static",
         "struct", "super", "trait", "true", "type", "unsafe", "use", "where", "while", "async", "await", "dyn",
         "abstract", "become", "box", "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual",
-        "yield", "try", "gen",
+        "yield", "try",
     ], StringComparer.Ordinal);
 
     public string Name => "rust";
