@@ -10,7 +10,7 @@ namespace CrabLambda.Tests.Runtimes.Rust;
 /// Rust functions end to end through the process executor: deploy-time compile, warm workers, logs and failures.
 /// </summary>
 [Collection(RustCollection.Name)]
-public sealed class RustProcessExecutorTests(RustRuntimeFixture fixture) : IAsyncDisposable
+public sealed class RustProcessExecutorTests(RustRuntimeFixture fixture) : IAsyncLifetime
 {
     private readonly ProcessExecutor _executor = new(
         Microsoft.Extensions.Options.Options.Create(
@@ -19,7 +19,9 @@ public sealed class RustProcessExecutorTests(RustRuntimeFixture fixture) : IAsyn
         TimeProvider.System,
         NullLogger<ProcessExecutor>.Instance);
 
-    public async ValueTask DisposeAsync() => await _executor.DisposeAsync();
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _executor.DisposeAsync();
 
     [Fact]
     public async Task ExecuteAsync_QuickStartFunction_AnswersWithTheGreeting()

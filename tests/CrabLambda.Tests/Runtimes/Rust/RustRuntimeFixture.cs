@@ -58,8 +58,8 @@ public sealed class RustRuntimeFixture : IAsyncLifetime
     /// <summary>A new, empty folder under the temporary directory, deleted with the fixture.</summary>
     internal string NewFolder(string prefix)
     {
-        var folder = Path.Combine(Path.GetTempPath(), $"{prefix}-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(folder);
+        // Short names: the executor keeps its worker sockets inside, and a socket path has at most 107 bytes.
+        var folder = Directory.CreateTempSubdirectory(prefix + "-").FullName;
         lock (_folders)
         {
             _folders.Add(folder);
