@@ -235,6 +235,8 @@ internal sealed partial class RustCompiler : IDisposable
         {
             // Only the owner may change a folder's mode: this fails on a folder someone else created, whose
             // binaries this server would otherwise run.
+            // NOTE: root may change any folder's mode, so a server running as root does not notice a cache folder
+            // planted by another user; give such a server a cache folder under a directory only root can write.
             if (!OperatingSystem.IsWindows())
             {
                 File.SetUnixFileMode(CacheDirectory, PrivateFolder);
@@ -270,6 +272,10 @@ internal sealed partial class RustCompiler : IDisposable
     /// the binary is linked statically, so that it needs nothing of the host to run and a sandbox need not show it
     /// the host's libraries.
     /// </summary>
+    /// <remarks>
+    /// NOTE: a statically linked glibc resolves host names only through the files and DNS sources built into it;
+    /// other name services of the host (LDAP, mDNS) are out of reach of a function.
+    /// </remarks>
     private static string CargoConfig(RustToolchain toolchain)
     {
         var config = new StringBuilder()
@@ -335,6 +341,8 @@ internal sealed partial class RustCompiler : IDisposable
         using var process = await ProcessSpawner.StartAsync(start).ConfigureAwait(false);
         process.StandardInput.Close();
 
+        // NOTE: a compile is limited in time, not in memory: rustc takes what the code makes it take (a huge constant,
+        // deep macro recursion) until the time limit stops it, so a host for untrusted code needs memory to spare.
         using var limit = new CancellationTokenSource(_options.CompileTimeout, _timeProvider);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(limit.Token, cancellationToken);
         using var killOnStop = stop.Token.Register(() => Kill(process));

@@ -19,6 +19,10 @@ internal sealed class RustProgram
     /// How <see cref="RustCompiler"/> builds a program, beyond the texts here. Change it with the build, so that
     /// binaries built the old way are not reused.
     /// </summary>
+    /// <remarks>
+    /// NOTE: the toolchain's version is not part of the key: after an upgrade, functions keep their binaries from
+    /// the old compiler (they still run) until the cache folder is cleared.
+    /// </remarks>
     private const string BuildRecipe = "1: cargo build --release --offline, linked statically on linux-gnu";
 
     /// <summary>The <c>crablambda</c> crate every function links: the worker protocol and the handler glue.</summary>

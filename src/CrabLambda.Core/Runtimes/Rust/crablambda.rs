@@ -188,7 +188,8 @@ where
         Err(error) => fail(&format!("cannot connect to the host: {}", error)),
     };
 
-    // A panic becomes the invocation's error instead of a message on stderr; the worker stays alive.
+    // A panic of the handler becomes the invocation's error instead of a message on stderr, and the worker stays
+    // alive. A panic on a thread the handler started is only reported, on stderr, as Rust's own hook would.
     panic::set_hook(Box::new(|info| {
         let payload = info.payload();
         let message = match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>())
@@ -200,7 +201,16 @@ where
         let location = info
             .location()
             .map(|place| format!("panicked at {}:{}:{}", place.file(), place.line(), place.column()));
-        *LAST_PANIC.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((message, location));
+        let thread = std::thread::current();
+        if thread.name() == Some("main")
+        {
+            *LAST_PANIC.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((message, location));
+        }
+        else
+        {
+            let name = thread.name().unwrap_or("<unnamed>");
+            eprintln!("thread '{}' {}: {}", name, location.unwrap_or_else(|| "panicked".to_string()), message);
+        }
     }));
 
     if let Err(error) = write_frame(&mut socket, &json!({"type": "ready"}))

@@ -5,7 +5,8 @@ namespace CrabLambda.Tests.Runtimes.Rust;
 
 public sealed class RustDiagnosticsTests
 {
-    private static readonly RustProgram _program = new("fn handler(event: Value) -> String {\n    event\n}\n", "handler");
+    private static readonly RustProgram _program =
+        new("fn handler(event: Value) -> String {\n    event\n}\n", "handler");
 
     [Fact]
     public void Sanitize_MachineFolders_AreCutAndTypeNameNotesDropped()

@@ -155,6 +155,24 @@ public sealed class RustWorkerTests(RustRuntimeFixture fixture)
     }
 
     [Fact]
+    public async Task Invoke_PanicOnASpawnedThread_IsReportedOnStderrAndTheHandlerGoesOn()
+    {
+        const string code = """
+            fn handler(_event: Value) -> String {
+                let joined = std::thread::spawn(|| panic!("inner failure")).join();
+                format!("joined with error: {}", joined.is_err())
+            }
+            """;
+        await using var worker = await fixture.StartWorkerAsync(code);
+
+        var reply = await worker.InvokeAsync("{}");
+
+        Assert.True(reply.Ok, reply.Error);
+        Assert.Equal("\"joined with error: true\"", reply.OutputJson);
+        Assert.Equal(["thread '<unnamed>' panicked at function.rs:2:40: inner failure"], reply.Stderr);
+    }
+
+    [Fact]
     public async Task Invoke_PrintlnAndEprintln_AreLogLinesOfTheirInvocationOnly()
     {
         const string code = """
