@@ -234,8 +234,10 @@ async function main() {
   try {
     handler = load(modulePath, handlerName);
   } catch (error) {
-    const trace = error instanceof LoadError ? null : traceOf(error);
-    channel.sendJson({ type: "error", error: clip(describe(error), MAX_TEXT), trace: clip(trace, MAX_TRACE) });
+    const ours = error instanceof LoadError;
+    const message = ours ? error.message : describe(error);
+    const trace = ours ? null : traceOf(error);
+    channel.sendJson({ type: "error", error: clip(message, MAX_TEXT), trace: clip(trace, MAX_TRACE) });
     // Timers the module started must not keep a worker alive that failed to load.
     socket.end(() => process.exit(1));
     return;
