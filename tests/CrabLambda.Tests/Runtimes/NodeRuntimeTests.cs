@@ -169,7 +169,7 @@ public sealed class NodeRuntimeTests : IAsyncLifetime
         var outcome = await _harness.InvokeAsync(version, """{"mode": "throw"}""");
 
         Assert.StartsWith("TypeError: boom\n    at ", outcome.Error);
-        Assert.Contains("function.cjs:3", outcome.Error);
+        Assert.Contains("(function.cjs:3:", outcome.Error);
         Assert.DoesNotContain("worker", outcome.Error);
     }
 
@@ -197,7 +197,7 @@ public sealed class NodeRuntimeTests : IAsyncLifetime
 
         Assert.Equal(ExecutionStatus.Error, outcome.Status);
         Assert.StartsWith("SyntaxError: Unexpected token", outcome.Error);
-        Assert.Contains("function.cjs:2", outcome.Error);
+        Assert.Contains("\nfunction.cjs:2\n", outcome.Error);
     }
 
     [Fact]

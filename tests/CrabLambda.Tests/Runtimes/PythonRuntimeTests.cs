@@ -181,7 +181,7 @@ public sealed class PythonRuntimeTests : IAsyncLifetime
         var outcome = await _harness.InvokeAsync(version, """{"mode": "raise"}""");
 
         Assert.StartsWith("ValueError: boom\nTraceback (most recent call last):", outcome.Error);
-        Assert.Contains("function.py", outcome.Error);
+        Assert.Contains("File \"function.py\", line 6, in handler", outcome.Error);
         Assert.Contains("raise ValueError(\"boom\")", outcome.Error);
         Assert.DoesNotContain("worker", outcome.Error);
     }
