@@ -68,7 +68,8 @@ public sealed class NodeRuntimeTests : IAsyncLifetime
     [Fact]
     public async Task Invoke_TopLevelFunctionNotExported_IsFound()
     {
-        var version = _harness.DeployNode("function handler(event) { return 'Hello, CrabLambda!'; }\n// no newline at end");
+        var version = _harness.DeployNode(
+            "function handler(event) { return 'Hello, CrabLambda!'; }\n// a comment without a newline at the end");
 
         var outcome = await _harness.InvokeAsync(version);
 
