@@ -5,6 +5,7 @@ using CrabLambda.Functions;
 using CrabLambda.Runtimes;
 using CrabLambda.Runtimes.Node;
 using CrabLambda.Runtimes.Python;
+using CrabLambda.Storage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -41,9 +42,21 @@ public static class CrabLambdaServiceCollectionExtensions
 
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<RuntimeRegistry>();
+        services.TryAddSingleton<ExecutionLimiter>();
+        services.TryAddSingleton<ExecutionRecorder>();
+        services.TryAddSingleton<IFunctionClient, FunctionClient>();
+
+        // The initializer runs first so storage is migrated before anything else starts.
+        services.TryAddSingleton<StoreInitializer>();
+        services.TryAddEnumerable(
+            ServiceDescriptor.Singleton<Hosting.IHostedService, StoreInitializer>(sp =>
+                sp.GetRequiredService<StoreInitializer>()));
+        services.TryAddSingleton(sp => new CrabLambdaHealth(sp, sp.GetRequiredService<StoreInitializer>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Hosting.IHostedService, RetentionService>());
+
         services.TryAddSingleton<IWorkerLauncher, SessionWorkerLauncher>();
         services.TryAddSingleton<IExecutor, ProcessExecutor>();
-        services.AddHostedService<WorkerShutdownService>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Hosting.IHostedService, WorkerShutdownService>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IRuntime, PythonRuntime>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IRuntime, NodeRuntime>());
 
