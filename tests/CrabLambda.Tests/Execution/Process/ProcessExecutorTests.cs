@@ -190,7 +190,7 @@ public sealed class ProcessExecutorTests : IAsyncLifetime
     {
         var services = new ServiceCollection();
         services.AddLogging();
-        services.AddCrabLambda(o => o.WorkDirectory = _scratch);
+        services.AddCrabLambda(o => o.WorkDirectory = _scratch).AddSqlite(Path.Combine(_scratch, "crablambda.db"));
         await using var provider = services.BuildServiceProvider();
         var executor = provider.GetRequiredService<IExecutor>();
         var python = provider.GetServices<IRuntime>().Single(r => r.Name == "python");
