@@ -1,6 +1,8 @@
 using CrabLambda;
 using CrabLambda.Functions;
+using CrabLambda.Execution;
 using CrabLambda.Runtimes;
+using CrabLambda.Storage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -37,6 +39,17 @@ public static class CrabLambdaServiceCollectionExtensions
 
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<RuntimeRegistry>();
+        services.TryAddSingleton<ExecutionLimiter>();
+        services.TryAddSingleton<ExecutionRecorder>();
+        services.TryAddSingleton<IFunctionClient, FunctionClient>();
+
+        // The initializer runs first so storage is migrated before anything else starts.
+        services.TryAddSingleton<StoreInitializer>();
+        services.TryAddEnumerable(
+            ServiceDescriptor.Singleton<Hosting.IHostedService, StoreInitializer>(sp =>
+                sp.GetRequiredService<StoreInitializer>()));
+        services.TryAddSingleton(sp => new CrabLambdaHealth(sp, sp.GetRequiredService<StoreInitializer>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Hosting.IHostedService, RetentionService>());
 
         return new CrabLambdaBuilder(services);
     }

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs the whole test suite, with the services and tools it needs, and ends with one line "N passed, N failed".
+#
+#   scripts/test.sh                 # everything
+#   scripts/test.sh --filter Name   # extra arguments go to dotnet test
+#
+# Installs missing Debian packages when run as root (bubblewrap, the serde_json crate, PostgreSQL), so it works on
+# a fresh machine. PostgreSQL is started by the tests themselves in a temporary folder, unless
+# CRABLAMBDA_TEST_POSTGRES names a server to use.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+need_packages=()
+command -v bwrap >/dev/null || need_packages+=(bubblewrap)
+[ -d /usr/share/cargo/registry/serde_json-1.0.87 ] || ls -d /usr/share/cargo/registry/serde_json-* >/dev/null 2>&1 \
+    || need_packages+=(librust-serde-json-dev)
+command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_packages+=(postgresql)
+command -v python3 >/dev/null || need_packages+=(python3)
+command -v node >/dev/null || need_packages+=(nodejs)
+
+if [ ${#need_packages[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        echo "Installing ${need_packages[*]}"
+        apt-get update -q >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_packages[@]}" >/dev/null
+    else
+        echo "Missing packages: ${need_packages[*]} (install them, or run as root to have them installed)" >&2
+    fi
+fi
+
+results="$root/artifacts/test-results"
+rm -rf "$results"
+mkdir -p "$results"
+
+dotnet build CrabLambda.sln -c Release -nologo -v quiet || { echo "0 passed, 1 failed"; exit 1; }
+
+status=0
+dotnet test CrabLambda.sln -c Release --no-build --nologo \
+    --logger "trx" --results-directory "$results" "$@" || status=$?
+
+# Sum the counters of every test run's trx file.
+python3 - "$results" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+passed = failed = 0
+for path in glob.glob(sys.argv[1] + "/**/*.trx", recursive=True):
+    counters = ET.parse(path).getroot().find("t:ResultSummary/t:Counters", ns)
+    passed += int(counters.get("passed", 0))
+    failed += int(counters.get("failed", 0)) + int(counters.get("error", 0)) + int(counters.get("timeout", 0))
+if passed + failed == 0:
+    failed = 1
+print(f"{passed} passed, {failed} failed")
+PY
+exit $status

@@ -1,0 +1,388 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using CrabLambda.Execution;
+using CrabLambda.Runtimes;
+using CrabLambda.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace CrabLambda.Functions;
+
+/// <summary>
+/// The engine behind the REST API: validation and versioning of deploys, and the invoke path (limit, execute,
+/// record).
+/// </summary>
+internal sealed partial class FunctionClient(
+    IFunctionStore store,
+    IExecutor executor,
+    RuntimeRegistry runtimes,
+    ExecutionLimiter limiter,
+    ExecutionRecorder recorder,
+    IOptions<CrabLambdaOptions> options,
+    TimeProvider time,
+    ILogger<FunctionClient> logger) : IFunctionClient
+{
+    public const int MaxPageSize = 100;
+    public const int MaxExecutionsLimit = 1000;
+
+    private const int VersionCacheCapacity = 4096;
+    private static readonly byte[] EmptyEvent = "{}"u8.ToArray();
+
+    // Versions are immutable, so a cached copy is never stale; it saves reading the code on every invoke.
+    private readonly ConcurrentDictionary<(Guid FunctionId, int Version), FunctionVersion> _versions = new();
+    private readonly CrabLambdaOptions _options = options.Value;
+
+    public async Task<Function> CreateAsync(
+        FunctionDefinition definition,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+
+        var validator = new FunctionValidator(_options, runtimes);
+        validator.CheckCodeSize(definition.Code);
+        validator.CheckName(definition.Name);
+        var runtime = validator.CheckRuntime(definition.Runtime);
+        validator.CheckHandler(definition.Handler, runtime);
+        validator.CheckCode(definition.Code);
+        validator.CheckMemory(definition.MemoryMb);
+        validator.CheckTimeout(definition.TimeoutSecs);
+        validator.ThrowIfInvalid();
+
+        var name = definition.Name!;
+        if (await store.GetFunctionAsync(name, cancellationToken).ConfigureAwait(false) is not null)
+        {
+            throw new FunctionConflictException(name);
+        }
+
+        var now = time.GetUtcNow();
+        var version = new FunctionVersion(
+            Guid.CreateVersion7(now),
+            1,
+            definition.Code!,
+            HashCode(definition.Code!),
+            runtime!.Name,
+            definition.Handler!,
+            definition.MemoryMb ?? _options.DefaultMemoryMb,
+            definition.TimeoutSecs ?? _options.DefaultTimeoutSecs,
+            definition.Network ?? _options.DefaultNetwork,
+            now);
+        await runtime.PrepareAsync(version, cancellationToken).ConfigureAwait(false);
+
+        var function = new Function(
+            version.FunctionId,
+            name,
+            version.Runtime,
+            version.Handler,
+            version.MemoryMb,
+            version.TimeoutSecs,
+            version.Network,
+            CurrentVersion: 1,
+            CreatedAt: now,
+            UpdatedAt: now);
+        await store.CreateFunctionAsync(function, version, cancellationToken).ConfigureAwait(false);
+
+        LogDeployed(function.Name, 1, function.Runtime);
+        return function;
+    }
+
+    public async Task<Function> GetAsync(string name, CancellationToken cancellationToken = default) =>
+        await FindAsync(name, cancellationToken).ConfigureAwait(false);
+
+    public Task<ListPage<Function>> ListAsync(
+        int page = 1,
+        int limit = 10,
+        CancellationToken cancellationToken = default)
+    {
+        var validator = new FunctionValidator(_options, runtimes);
+        if (page < 1)
+        {
+            validator.Add("page", "page must be 1 or more.");
+        }
+
+        if (limit is < 1 or > MaxPageSize)
+        {
+            validator.Add("limit", $"limit must be between 1 and {MaxPageSize}.");
+        }
+
+        validator.ThrowIfInvalid();
+        return store.ListFunctionsAsync(page, limit, cancellationToken);
+    }
+
+    public async Task<Function> UpdateAsync(
+        string name,
+        FunctionUpdate update,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+
+        var function = await FindAsync(name, cancellationToken).ConfigureAwait(false);
+        runtimes.TryGet(function.Runtime, out var runtime);
+
+        var validator = new FunctionValidator(_options, runtimes);
+        validator.CheckCodeSize(update.Code);
+        if (update.Code is not null)
+        {
+            validator.CheckCode(update.Code);
+        }
+
+        if (update.Handler is not null)
+        {
+            validator.CheckHandler(update.Handler, runtime);
+        }
+
+        validator.CheckMemory(update.MemoryMb);
+        validator.CheckTimeout(update.TimeoutSecs);
+        validator.ThrowIfInvalid();
+
+        if (runtime is null)
+        {
+            throw new InvalidOperationException(
+                $"The runtime '{function.Runtime}' of function '{name}' is not registered on this server.");
+        }
+
+        var current = await FindVersionAsync(function, function.CurrentVersion, cancellationToken)
+            .ConfigureAwait(false);
+        var draft = current with
+        {
+            Code = update.Code ?? current.Code,
+            CodeHash = update.Code is null ? current.CodeHash : HashCode(update.Code),
+            Handler = update.Handler ?? current.Handler,
+            MemoryMb = update.MemoryMb ?? current.MemoryMb,
+            TimeoutSecs = update.TimeoutSecs ?? current.TimeoutSecs,
+            Network = update.Network ?? current.Network,
+            DeployedAt = time.GetUtcNow(),
+        };
+        if (draft with { DeployedAt = current.DeployedAt } == current)
+        {
+            return function;
+        }
+
+        await runtime.PrepareAsync(draft, cancellationToken).ConfigureAwait(false);
+
+        var stored = await store.AddVersionAsync(function.Id, draft, cancellationToken).ConfigureAwait(false)
+            ?? throw FunctionNotFound(name);
+
+        LogDeployed(name, stored.Version.Version, stored.Function.Runtime);
+        return stored.Function;
+    }
+
+    public async Task DeleteAsync(string name, CancellationToken cancellationToken = default)
+    {
+        var function = await FindAsync(name, cancellationToken).ConfigureAwait(false);
+        if (!await store.DeleteFunctionAsync(name, cancellationToken).ConfigureAwait(false))
+        {
+            throw FunctionNotFound(name);
+        }
+
+        foreach (var key in _versions.Keys.Where(k => k.FunctionId == function.Id))
+        {
+            _versions.TryRemove(key, out _);
+        }
+
+        await executor.RetireAsync(function.Id).ConfigureAwait(false);
+        LogDeleted(name);
+    }
+
+    public async Task<IReadOnlyList<FunctionVersion>> ListVersionsAsync(
+        string name,
+        CancellationToken cancellationToken = default)
+    {
+        var function = await FindAsync(name, cancellationToken).ConfigureAwait(false);
+        return await store.ListVersionsAsync(function.Id, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<FunctionVersion> GetVersionAsync(
+        string name,
+        int version,
+        CancellationToken cancellationToken = default)
+    {
+        var function = await FindAsync(name, cancellationToken).ConfigureAwait(false);
+        return await FindVersionAsync(function, version, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<Function> RollbackAsync(string name, int version, CancellationToken cancellationToken = default)
+    {
+        var function = await FindAsync(name, cancellationToken).ConfigureAwait(false);
+        await FindVersionAsync(function, version, cancellationToken).ConfigureAwait(false);
+
+        var updated = await store
+            .SetCurrentVersionAsync(function.Id, version, time.GetUtcNow(), cancellationToken)
+            .ConfigureAwait(false) ?? throw FunctionNotFound(name);
+
+        LogRolledBack(name, version);
+        return updated;
+    }
+
+    public async Task<InvocationResult> InvokeAsync(
+        string name,
+        ReadOnlyMemory<byte> eventJson,
+        int? version = null,
+        CancellationToken cancellationToken = default)
+    {
+        var input = eventJson.IsEmpty ? EmptyEvent : eventJson;
+        CheckEvent(input.Span);
+
+        var function = await FindAsync(name, cancellationToken).ConfigureAwait(false);
+        var toRun = await FindVersionAsync(function, version ?? function.CurrentVersion, cancellationToken)
+            .ConfigureAwait(false);
+        if (!runtimes.TryGet(toRun.Runtime, out var runtime))
+        {
+            throw new InvalidOperationException(
+                $"The runtime '{toRun.Runtime}' of function '{name}' is not registered on this server.");
+        }
+
+        var executedAt = time.GetUtcNow();
+        var executionId = Guid.CreateVersion7(executedAt);
+        ExecutionOutcome outcome;
+        using (await limiter.AcquireAsync(cancellationToken).ConfigureAwait(false))
+        {
+            // Once a function starts it runs to its end and is recorded, even if the caller goes away.
+            var request = new ExecutionRequest(executionId, function.Name, toRun, runtime, input);
+            outcome = await executor.ExecuteAsync(request, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        var execution = new Execution.Execution(
+            executionId,
+            function.Id,
+            function.Name,
+            toRun.Version,
+            outcome.Status,
+            Encoding.UTF8.GetString(input.Span),
+            outcome.Output,
+            outcome.Error,
+            outcome.DurationMs,
+            outcome.MemoryUsedMb,
+            executedAt);
+        var logs = new ExecutionLogLine[outcome.Logs.Count];
+        for (var i = 0; i < logs.Length; i++)
+        {
+            var line = outcome.Logs[i];
+            logs[i] = new ExecutionLogLine(
+                Guid.CreateVersion7(line.Timestamp),
+                executionId,
+                i,
+                line.Level,
+                line.Message,
+                line.Timestamp);
+        }
+
+        if (!await recorder.RecordAsync(new ExecutionEntry(execution, logs)).ConfigureAwait(false))
+        {
+            throw new NotFoundException(
+                $"The function '{name}' was deleted while it ran, so its execution was not recorded.");
+        }
+
+        return new InvocationResult(
+            executionId,
+            outcome.Status,
+            outcome.Output,
+            outcome.Error,
+            outcome.DurationMs,
+            toRun.Version,
+            outcome.MemoryUsedMb);
+    }
+
+    public async Task<IReadOnlyList<Execution.Execution>> ListExecutionsAsync(
+        string name,
+        ExecutionStatus? status = null,
+        int limit = 50,
+        CancellationToken cancellationToken = default)
+    {
+        if (limit is < 1 or > MaxExecutionsLimit)
+        {
+            throw new FunctionValidationException(new Dictionary<string, string[]>
+            {
+                ["limit"] = [$"limit must be between 1 and {MaxExecutionsLimit}."],
+            });
+        }
+
+        var function = await FindAsync(name, cancellationToken).ConfigureAwait(false);
+        return await store.ListExecutionsAsync(function.Id, status, limit, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<Execution.Execution> GetExecutionAsync(Guid id, CancellationToken cancellationToken = default) =>
+        await store.GetExecutionAsync(id, cancellationToken).ConfigureAwait(false)
+        ?? throw new NotFoundException($"There is no execution with id {id}.");
+
+    public async Task<IReadOnlyList<ExecutionLogLine>> GetLogsAsync(
+        Guid id,
+        CancellationToken cancellationToken = default)
+    {
+        await GetExecutionAsync(id, cancellationToken).ConfigureAwait(false);
+        return await store.GetLogsAsync(id, cancellationToken).ConfigureAwait(false);
+    }
+
+    internal static string HashCode(string code) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(code)));
+
+    private void CheckEvent(ReadOnlySpan<byte> input)
+    {
+        var limit = (long)_options.MaxEventMb * 1024 * 1024;
+        string? problem = null;
+        if (input.Length > limit)
+        {
+            problem = $"The event is larger than the limit of {_options.MaxEventMb} MB.";
+        }
+        else
+        {
+            try
+            {
+                var reader = new Utf8JsonReader(input, new JsonReaderOptions { MaxDepth = 256 });
+                reader.Read();
+                reader.Skip();
+                if (reader.Read())
+                {
+                    problem = "The event must be a single JSON value.";
+                }
+            }
+            catch (JsonException ex)
+            {
+                problem = "The event is not valid JSON: " + ex.Message;
+            }
+        }
+
+        if (problem is not null)
+        {
+            throw new FunctionValidationException(new Dictionary<string, string[]> { ["event"] = [problem] });
+        }
+    }
+
+    private async Task<Function> FindAsync(string name, CancellationToken cancellationToken) =>
+        await store.GetFunctionAsync(name, cancellationToken).ConfigureAwait(false) ?? throw FunctionNotFound(name);
+
+    private async Task<FunctionVersion> FindVersionAsync(
+        Function function,
+        int version,
+        CancellationToken cancellationToken)
+    {
+        if (_versions.TryGetValue((function.Id, version), out var cached))
+        {
+            return cached;
+        }
+
+        var found = await store.GetVersionAsync(function.Id, version, cancellationToken).ConfigureAwait(false)
+            ?? throw new NotFoundException($"The function '{function.Name}' has no version {version}.");
+
+        if (_versions.Count >= VersionCacheCapacity)
+        {
+            _versions.Clear();
+        }
+
+        _versions[(function.Id, version)] = found;
+        return found;
+    }
+
+    private static NotFoundException FunctionNotFound(string name) =>
+        new($"There is no function named '{name}'.");
+
+    [LoggerMessage(1, LogLevel.Information, "Deployed function {Name} version {Version} ({Runtime})")]
+    private partial void LogDeployed(string name, int version, string runtime);
+
+    [LoggerMessage(2, LogLevel.Information, "Deleted function {Name}")]
+    private partial void LogDeleted(string name);
+
+    [LoggerMessage(3, LogLevel.Information, "Rolled function {Name} back to version {Version}")]
+    private partial void LogRolledBack(string name, int version);
+}
