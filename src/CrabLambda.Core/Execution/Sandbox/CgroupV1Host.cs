@@ -1,0 +1,126 @@
+using System.Globalization;
+
+namespace CrabLambda.Execution.Sandbox;
+
+/// <summary>
+/// Worker groups on the cgroup v1 controllers <c>memory</c>, <c>pids</c> and <c>cpu</c>, each its own hierarchy.
+/// </summary>
+internal sealed class CgroupV1Host : CgroupHost
+{
+    private static readonly string[] Required = ["memory", "pids", "cpu"];
+
+    private readonly IReadOnlyDictionary<string, string> _bases;
+
+    private CgroupV1Host(IReadOnlyDictionary<string, string> bases) => _bases = bases;
+
+    public override int Version => 1;
+
+    public override string Description => "cgroup v1 (memory, pids, cpu)";
+
+    public static CgroupV1Host? TryCreate(CgroupMounts mounts, out string reason)
+    {
+        var missing = Required.Where(c => !mounts.V1.ContainsKey(c)).ToArray();
+        if (missing.Length > 0)
+        {
+            reason = "controllers not mounted: " + string.Join(", ", missing);
+            return null;
+        }
+
+        var bases = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var controller in Required)
+        {
+            var folder = Path.Join(mounts.V1[controller], ServerFolderName());
+            try
+            {
+                Directory.CreateDirectory(folder);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                reason = $"cannot create {folder}: {ex.Message}";
+                return null;
+            }
+
+            bases[controller] = folder;
+        }
+
+        reason = "";
+        return new CgroupV1Host(bases);
+    }
+
+    public override CgroupGroup CreateGroup(string name, CgroupLimits limits)
+    {
+        var folders = _bases.ToDictionary(b => b.Key, b => Path.Join(b.Value, name), StringComparer.Ordinal);
+        foreach (var folder in folders.Values)
+        {
+            Directory.CreateDirectory(folder);
+        }
+
+        var group = new Group(folders);
+        try
+        {
+            var memory = folders["memory"];
+            var bytes = limits.MemoryBytes.ToString(CultureInfo.InvariantCulture);
+            Write(Path.Join(memory, "memory.limit_in_bytes"), bytes);
+
+            // Where swap is accounted, memory plus swap gets the same limit so a function cannot swap past it.
+            var memsw = Path.Join(memory, "memory.memsw.limit_in_bytes");
+            if (File.Exists(memsw))
+            {
+                Write(memsw, bytes);
+            }
+
+            Write(Path.Join(folders["pids"], "pids.max"), limits.MaxProcesses.ToString(CultureInfo.InvariantCulture));
+            Write(
+                Path.Join(folders["cpu"], "cpu.cfs_period_us"),
+                CgroupLimits.CpuPeriodMicroseconds.ToString(CultureInfo.InvariantCulture));
+            Write(
+                Path.Join(folders["cpu"], "cpu.cfs_quota_us"),
+                limits.CpuQuotaMicroseconds.ToString(CultureInfo.InvariantCulture));
+            return group;
+        }
+        catch
+        {
+            group.Dispose();
+            throw;
+        }
+    }
+
+    private sealed class Group(IReadOnlyDictionary<string, string> folders) : CgroupGroup
+    {
+        private readonly string _memory = folders["memory"];
+        private readonly string _pids = folders["pids"];
+
+        public override IReadOnlyList<string> ProcsFiles { get; } =
+            folders.Values.Select(f => Path.Join(f, "cgroup.procs")).ToArray();
+
+        public override void ResetPeak() => TryWrite(Path.Join(_memory, "memory.max_usage_in_bytes"), "0");
+
+        public override long? PeakBytes() => ReadNumber(Path.Join(_memory, "memory.max_usage_in_bytes"));
+
+        public override long OomKills() => ReadCounter(Path.Join(_memory, "memory.oom_control"), "oom_kill");
+
+        public override long ProcessLimitHits() => ReadCounter(Path.Join(_pids, "pids.events"), "max");
+
+        public override IReadOnlyList<int> Processes() => ReadPids(Path.Join(_pids, "cgroup.procs"));
+
+        public override void KillAll()
+        {
+            // v1 has no cgroup.kill: signal each member; a fork racing the sweep is caught by the next pass.
+            for (var pass = 0; pass < 10; pass++)
+            {
+                var pids = Processes();
+                if (pids.Count == 0)
+                {
+                    return;
+                }
+
+                foreach (var pid in pids)
+                {
+                    Signals.Kill(pid);
+                }
+            }
+        }
+
+        protected override bool TryRemove() => folders.Values.All(TryRemoveDirectory);
+    }
+}

@@ -1,0 +1,198 @@
+using System.Diagnostics;
+using System.Globalization;
+using CrabLambda.Execution.Sandbox;
+
+namespace CrabLambda.Tests.Execution.Sandbox;
+
+public sealed class CgroupTests(SandboxFixture sandbox) : IClassFixture<SandboxFixture>
+{
+    private const long Mb = 1024 * 1024;
+
+    private CgroupHost Host => sandbox.Isolation.Cgroups!;
+
+    [Fact]
+    public async Task CreateGroup_AllocationPastTheLimit_IsKilledAndCountedAsOom()
+    {
+        using var group = Host.CreateGroup(NewName(), new CgroupLimits(64 * Mb, 64, 1));
+
+        var (exitCode, _) = await sandbox.RunPythonAsync("b = bytearray(200 * 1024 * 1024); print(len(b))", group);
+
+        Assert.Equal(137, exitCode);
+        Assert.True(group.OomKills() >= 1);
+    }
+
+    [Fact]
+    public async Task PeakBytes_AfterReset_MeasuresTheAllocation()
+    {
+        using var group = Host.CreateGroup(NewName(), new CgroupLimits(256 * Mb, 64, 1));
+        group.ResetPeak();
+
+        var (exitCode, _) = await sandbox.RunPythonAsync(
+            "b = bytearray(80 * 1024 * 1024)\nfor i in range(0, len(b), 4096): b[i] = 1",
+            group);
+
+        Assert.Equal(0, exitCode);
+        var peak = group.PeakBytes();
+        Assert.NotNull(peak);
+        Assert.InRange(peak.Value, 80 * Mb, 256 * Mb);
+        Assert.Equal(0, group.OomKills());
+    }
+
+    [Fact]
+    public async Task CreateGroup_ForkBomb_HitsTheProcessLimit()
+    {
+        using var group = Host.CreateGroup(NewName(), new CgroupLimits(256 * Mb, 16, 1));
+
+        var (_, output) = await sandbox.RunPythonAsync(
+            """
+            import os, time
+            children = 0
+            try:
+                for _ in range(200):
+                    if os.fork() == 0:
+                        time.sleep(30)
+                        os._exit(0)
+                    children += 1
+            except OSError as e:
+                print('refused after', children, e.errno)
+            """,
+            group);
+
+        Assert.Contains("refused after", output);
+        Assert.True(group.ProcessLimitHits() >= 1);
+    }
+
+    [Fact]
+    public async Task CreateGroup_BusyLoop_IsHeldToItsCpuShare()
+    {
+        using var group = Host.CreateGroup(NewName(), new CgroupLimits(128 * Mb, 16, 0.25));
+
+        var (exitCode, output) = await sandbox.RunPythonAsync(
+            """
+            import time, resource
+            start = time.monotonic()
+            while time.monotonic() - start < 2:
+                pass
+            print(resource.getrusage(resource.RUSAGE_SELF).ru_utime / (time.monotonic() - start))
+            """,
+            group);
+
+        Assert.Equal(0, exitCode);
+        var share = double.Parse(output.Trim(), CultureInfo.InvariantCulture);
+        Assert.True(share < 0.4, $"a quarter-CPU group used {share:P0} of a CPU");
+    }
+
+    [Fact]
+    public void KillAll_StopsEveryProcessInTheGroup()
+    {
+        using var group = Host.CreateGroup(NewName(), new CgroupLimits(64 * Mb, 16, 1));
+        using var process = StartInGroup(group, "sleep 300 & sleep 300 & wait");
+        WaitFor(() => group.Processes().Count >= 3);
+
+        group.KillAll();
+
+        WaitFor(() => group.Processes().Count == 0);
+        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public void V2_MembershipAndKill_WorkOnTheUnifiedHierarchy()
+    {
+        // This host binds memory, pids and cpu to v1, so its v2 hierarchy has no controllers: the v2 code still
+        // places workers in groups, finds their processes and kills them all through cgroup.kill.
+        var unified = CgroupMounts.Read().Unified;
+        Assert.True(unified is not null, "no cgroup2 hierarchy is mounted on this host");
+        var host = CgroupV2Host.TryCreate(unified, new HashSet<string>(), out var reason);
+        Assert.True(host is not null, reason);
+
+        using var group = host.CreateGroup(NewName(), new CgroupLimits(64 * Mb, 16, 1));
+        using var process = StartInGroup(group, "sleep 300 & sleep 300 & wait");
+        WaitFor(() => group.Processes().Count >= 3);
+
+        group.KillAll();
+
+        WaitFor(() => group.Processes().Count == 0);
+        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(10)));
+        Assert.Equal(2, host.Version);
+    }
+
+    [Fact]
+    public void V2_LimitsAndCounters_UseTheV2Files()
+    {
+        // A folder laid out like a v2 group stands in for controllers this host does not delegate to v2.
+        var root = Directory.CreateTempSubdirectory("crablambda-cgroup-v2-").FullName;
+        try
+        {
+            var host = CgroupV2Host.TryCreate(root, new HashSet<string> { "memory", "pids", "cpu" }, out var reason);
+            Assert.True(host is not null, reason);
+            var groupFolder = Path.Combine(root, "crablambda-" + Environment.ProcessId, "w1");
+            Directory.CreateDirectory(groupFolder);
+            File.WriteAllText(Path.Combine(groupFolder, "memory.events"), "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n");
+            File.WriteAllText(Path.Combine(groupFolder, "pids.events"), "max 3\n");
+            File.WriteAllText(Path.Combine(groupFolder, "memory.peak"), "12345678\n");
+
+            var group = host.CreateGroup("w1", new CgroupLimits(64 * Mb, 32, 0.5));
+
+            Assert.Equal((64 * Mb).ToString(CultureInfo.InvariantCulture), Read(groupFolder, "memory.max"));
+            Assert.Equal("32", Read(groupFolder, "pids.max"));
+            Assert.Equal("50000 100000", Read(groupFolder, "cpu.max"));
+            Assert.Equal("0", Read(groupFolder, "memory.swap.max"));
+            Assert.Equal(1, group.OomKills());
+            Assert.Equal(3, group.ProcessLimitHits());
+            Assert.Equal("+memory +pids +cpu", Read(root, "cgroup.subtree_control"));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Read_ParsesMountInfoAndOwnGroups()
+    {
+        var folder = Directory.CreateTempSubdirectory("crablambda-mounts-").FullName;
+        try
+        {
+            var mountInfo = Path.Combine(folder, "mountinfo");
+            var cgroup = Path.Combine(folder, "cgroup");
+            File.WriteAllLines(mountInfo,
+            [
+                "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu",
+                "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory",
+                "39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids",
+                "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw",
+            ]);
+            File.WriteAllLines(cgroup, ["8:pids:/", "4:memory:/jobs/42", "1:cpu:/", "0::/svc"]);
+
+            var mounts = CgroupMounts.Read(mountInfo, cgroup);
+
+            Assert.Equal("/sys/fs/cgroup/memory/jobs/42", mounts.V1["memory"]);
+            Assert.Equal("/sys/fs/cgroup/pids", mounts.V1["pids"]);
+            Assert.Equal("/sys/fs/cgroup/unified/svc", mounts.Unified);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static string Read(string folder, string file) => File.ReadAllText(Path.Combine(folder, file)).Trim();
+
+    private static string NewName() => "test-" + Guid.NewGuid().ToString("N")[..12];
+
+    private static Process StartInGroup(CgroupGroup group, string script)
+    {
+        var join = string.Join(' ', group.ProcsFiles.Select(f => $"echo $$ > '{f}';"));
+        return Process.Start(new ProcessStartInfo("/bin/sh", ["-c", join + " " + script]))!;
+    }
+
+    private static void WaitFor(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the condition did not become true in time");
+            Thread.Sleep(20);
+        }
+    }
+}
