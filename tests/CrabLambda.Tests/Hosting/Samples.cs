@@ -1,5 +1,6 @@
 using CrabLambda.Execution;
 using CrabLambda.Functions;
+using ExecutionRecord = CrabLambda.Execution.Execution;
 
 namespace CrabLambda.Tests.Hosting;
 
@@ -20,7 +21,7 @@ internal static class Samples
         new(FunctionId, number, "def handler(event):\n    return 1\n", new string('a', 64), "python", "handler", 256,
             15, false, Created);
 
-    public static Execution.Execution Execution(ExecutionStatus status = ExecutionStatus.Success) =>
+    public static ExecutionRecord Execution(ExecutionStatus status = ExecutionStatus.Success) =>
         new(ExecutionId, FunctionId, "hello", 2, status, "{\"who\":[1,2]}", "\"Hello\"", null, 12.5, 7.25, Created);
 
     public static ExecutionLogLine LogLine(int sequence, string level, string message) =>
