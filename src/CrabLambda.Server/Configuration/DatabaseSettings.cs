@@ -49,7 +49,8 @@ public sealed record DatabaseSettings(DatabaseEngine Engine, string Connection, 
             path = path.StartsWith("//", StringComparison.Ordinal) ? path[2..] : path;
             if (path.Length == 0)
             {
-                problem = "sqlite: needs a file path, for example sqlite:crablambda.db or sqlite:/var/lib/crablambda/db.";
+                problem = "sqlite: needs a file path, for example sqlite:crablambda.db or "
+                    + "sqlite:/var/lib/crablambda/data.db.";
                 return false;
             }
 

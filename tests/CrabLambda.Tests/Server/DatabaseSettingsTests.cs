@@ -20,7 +20,9 @@ public sealed class DatabaseSettingsTests
     }
 
     [Theory]
-    [InlineData("postgresql://app:hunter2@db.internal:5433/crab", "PostgreSQL database crab on db.internal:5433 as app")]
+    [InlineData(
+        "postgresql://app:hunter2@db.internal:5433/crab",
+        "PostgreSQL database crab on db.internal:5433 as app")]
     [InlineData("postgres://app:hunter2@db.internal/crab", "PostgreSQL database crab on db.internal as app")]
     [InlineData("Host=db.internal;Database=crab;Username=app;Password=hunter2", "database crab on db.internal as app")]
     [InlineData("Server=db;Port=6000;Password=hunter2", "PostgreSQL the default database on db:6000")]
