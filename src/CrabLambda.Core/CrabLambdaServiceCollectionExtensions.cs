@@ -1,7 +1,10 @@
 using CrabLambda;
-using CrabLambda.Functions;
 using CrabLambda.Execution;
+using CrabLambda.Execution.Process;
+using CrabLambda.Functions;
 using CrabLambda.Runtimes;
+using CrabLambda.Runtimes.Node;
+using CrabLambda.Runtimes.Python;
 using CrabLambda.Storage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -50,6 +53,12 @@ public static class CrabLambdaServiceCollectionExtensions
                 sp.GetRequiredService<StoreInitializer>()));
         services.TryAddSingleton(sp => new CrabLambdaHealth(sp, sp.GetRequiredService<StoreInitializer>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Hosting.IHostedService, RetentionService>());
+
+        services.TryAddSingleton<IWorkerLauncher, SessionWorkerLauncher>();
+        services.TryAddSingleton<IExecutor, ProcessExecutor>();
+        services.AddHostedService<WorkerShutdownService>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IRuntime, PythonRuntime>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IRuntime, NodeRuntime>());
 
         return new CrabLambdaBuilder(services);
     }

@@ -1,0 +1,69 @@
+using CrabLambda.Functions;
+using CrabLambda.Runtimes;
+
+namespace CrabLambda.Execution.Process;
+
+/// <summary>
+/// Starts worker processes. This is the one place that decides how a worker is started, measured and killed, so
+/// that a sandbox can wrap the launch without touching the rest of the executor.
+/// </summary>
+internal interface IWorkerLauncher
+{
+    /// <summary>
+    /// Starts a worker with stdin closed and stdout and stderr readable by the caller.
+    /// </summary>
+    /// <param name="startInfo">What to start and with which environment.</param>
+    /// <exception cref="InvalidOperationException">The host cannot start workers at all.</exception>
+    IWorkerProcess Start(WorkerStartInfo startInfo);
+}
+
+/// <summary>
+/// Everything a launcher needs to start one worker.
+/// </summary>
+/// <param name="Launch">The program and arguments the runtime asked for.</param>
+/// <param name="Version">The version the worker runs, with its memory limit and network setting.</param>
+/// <param name="CodeDirectory">The version's code, readable by the worker; also its working directory.</param>
+/// <param name="PrivateDirectory">A folder only this worker uses, its HOME and TMPDIR.</param>
+/// <param name="Environment">The complete environment of the worker; nothing else is inherited.</param>
+internal sealed record WorkerStartInfo(
+    WorkerLaunch Launch,
+    FunctionVersion Version,
+    string CodeDirectory,
+    string PrivateDirectory,
+    IReadOnlyDictionary<string, string> Environment);
+
+/// <summary>
+/// A started worker process and everything it started in turn.
+/// </summary>
+internal interface IWorkerProcess : IDisposable
+{
+    /// <summary>The worker's process id, as the host sees it.</summary>
+    int Id { get; }
+
+    /// <summary>The worker's stdout, read as raw bytes.</summary>
+    Stream StandardOutput { get; }
+
+    /// <summary>The worker's stderr, read as raw bytes.</summary>
+    Stream StandardError { get; }
+
+    /// <summary>Completes with the exit code when the worker process exited (128 + n for a signal n).</summary>
+    Task<int> Exited { get; }
+
+    /// <summary>Whether the process <paramref name="pid"/> (a socket peer) is this worker or one it started.</summary>
+    bool Owns(int pid);
+
+    /// <summary>Kills the worker and every process it started. Safe to call more than once.</summary>
+    void Kill();
+
+    /// <summary>Starts a new peak-memory measurement, before an invocation.</summary>
+    void ResetPeakMemory();
+
+    /// <summary>The peak memory since the last reset, in bytes, or null when it cannot be measured.</summary>
+    long? ReadPeakMemoryBytes();
+
+    /// <summary>
+    /// A counter that grows when the kernel kills a process for lack of memory in a scope covering this worker, or -1
+    /// when it cannot tell.
+    /// </summary>
+    long ReadOomKillCount();
+}

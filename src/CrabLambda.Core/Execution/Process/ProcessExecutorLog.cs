@@ -1,0 +1,89 @@
+using Microsoft.Extensions.Logging;
+
+namespace CrabLambda.Execution.Process;
+
+/// <summary>
+/// What the process executor and the built-in runtimes log. Never a function's event or output.
+/// </summary>
+internal static partial class ProcessExecutorLog
+{
+    [LoggerMessage(
+        EventId = 1101,
+        EventName = "WorkerStarted",
+        Level = LogLevel.Debug,
+        Message = "Started worker {WorkerId} (process {ProcessId}) for {FunctionName} version {Version} ({Runtime}).")]
+    public static partial void WorkerStarted(
+        ILogger logger,
+        string workerId,
+        int processId,
+        string functionName,
+        int version,
+        string runtime);
+
+    [LoggerMessage(
+        EventId = 1102,
+        EventName = "WorkerStopped",
+        Level = LogLevel.Debug,
+        Message = "Stopped worker {WorkerId} (process {ProcessId}): {Reason}.")]
+    public static partial void WorkerStopped(ILogger logger, string workerId, int? processId, string reason);
+
+    [LoggerMessage(
+        EventId = 1103,
+        EventName = "WorkerTimedOut",
+        Level = LogLevel.Warning,
+        Message = "Killed worker {WorkerId} (process {ProcessId}) of {FunctionName} version {Version}: execution "
+            + "{ExecutionId} ran past its {TimeoutSecs} s timeout.")]
+    public static partial void WorkerTimedOut(
+        ILogger logger,
+        string workerId,
+        int processId,
+        string functionName,
+        int version,
+        Guid executionId,
+        int timeoutSecs);
+
+    [LoggerMessage(
+        EventId = 1104,
+        EventName = "WorkerDied",
+        Level = LogLevel.Warning,
+        Message = "Worker {WorkerId} (process {ProcessId}) of {FunctionName} version {Version} died during execution "
+            + "{ExecutionId}: {Reason}")]
+    public static partial void WorkerDied(
+        ILogger logger,
+        string workerId,
+        int processId,
+        string functionName,
+        int version,
+        Guid executionId,
+        string reason);
+
+    [LoggerMessage(
+        EventId = 1105,
+        EventName = "WorkerStartFailed",
+        Level = LogLevel.Warning,
+        Message = "Worker {WorkerId} for {FunctionName} version {Version} did not start: {Reason}")]
+    public static partial void WorkerStartFailed(
+        ILogger logger,
+        string workerId,
+        string functionName,
+        int version,
+        string reason);
+
+    [LoggerMessage(
+        EventId = 1106,
+        EventName = "WorkerStopFailed",
+        Level = LogLevel.Error,
+        Message = "Stopping worker {WorkerId} failed.")]
+    public static partial void WorkerStopFailed(ILogger logger, string workerId, Exception exception);
+
+    [LoggerMessage(
+        EventId = 1107,
+        EventName = "InterpreterResolved",
+        Level = LogLevel.Information,
+        Message = "The {Runtime} runtime runs {Interpreter} (version {InterpreterVersion}).")]
+    public static partial void InterpreterResolved(
+        ILogger logger,
+        string runtime,
+        string interpreter,
+        string interpreterVersion);
+}

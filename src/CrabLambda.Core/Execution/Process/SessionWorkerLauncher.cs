@@ -1,0 +1,103 @@
+using System.Diagnostics;
+
+namespace CrabLambda.Execution.Process;
+
+/// <summary>
+/// Starts each worker as a plain process in a session of its own (through <c>setsid</c>), so that killing the
+/// session's process group, plus a sweep of its descendants, stops every process the function started. It gives no
+/// isolation beyond a clean environment and a private folder.
+/// </summary>
+internal sealed class SessionWorkerLauncher : IWorkerLauncher
+{
+    private static readonly string[] s_setsidCandidates = ["/usr/bin/setsid", "/bin/setsid"];
+
+    private readonly Lazy<string?> _setsid = new(FindSetsid);
+
+    public IWorkerProcess Start(WorkerStartInfo startInfo)
+    {
+        ArgumentNullException.ThrowIfNull(startInfo);
+
+        // .NET cannot call setsid() between fork and exec, so the util-linux program does it and then execs the worker
+        // in place: the worker's pid is the session and group id.
+        var setsid = _setsid.Value ?? throw new InvalidOperationException(
+            "Cannot start function workers: the setsid program (util-linux) was not found in /usr/bin or /bin.");
+
+        var info = new ProcessStartInfo(setsid)
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = startInfo.CodeDirectory,
+        };
+        info.ArgumentList.Add(startInfo.Launch.Executable);
+        foreach (var argument in startInfo.Launch.Arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        info.Environment.Clear();
+        foreach (var (name, value) in startInfo.Environment)
+        {
+            info.Environment[name] = value;
+        }
+
+        var process = System.Diagnostics.Process.Start(info)
+            ?? throw new InvalidOperationException($"Could not start {startInfo.Launch.Executable}.");
+        process.StandardInput.Close();
+        return new SessionWorkerProcess(process);
+    }
+
+    private static string? FindSetsid() => s_setsidCandidates.FirstOrDefault(File.Exists);
+
+    private sealed class SessionWorkerProcess : IWorkerProcess
+    {
+        private readonly System.Diagnostics.Process _process;
+        private readonly Task<int> _exited;
+        private int _sweptAfterExit;
+
+        public SessionWorkerProcess(System.Diagnostics.Process process)
+        {
+            _process = process;
+            Id = process.Id;
+            _exited = WaitForExitAsync(process);
+        }
+
+        public int Id { get; }
+
+        public Stream StandardOutput => _process.StandardOutput.BaseStream;
+
+        public Stream StandardError => _process.StandardError.BaseStream;
+
+        public Task<int> Exited => _exited;
+
+        public bool Owns(int pid) => pid == Id || ProcessTree.FindMembers(Id).Contains(pid);
+
+        public void Kill()
+        {
+            // Once the worker has exited and its session was swept, its pid may be reused by an unrelated process.
+            if (_exited.IsCompleted && Interlocked.Exchange(ref _sweptAfterExit, 1) == 1)
+            {
+                return;
+            }
+
+            ProcessTree.KillSession(Id);
+        }
+
+        public void ResetPeakMemory() => ProcessTree.TryResetPeakMemory(Id);
+
+        // NOTE: without cgroups this is the peak of the worker process alone; processes the function starts are not
+        // added, because finding them means scanning all of /proc on every invocation.
+        public long? ReadPeakMemoryBytes() => ProcessTree.ReadPeakMemoryBytes(Id);
+
+        public long ReadOomKillCount() => ProcessTree.ReadOomKillCount();
+
+        public void Dispose() => _process.Dispose();
+
+        private static async Task<int> WaitForExitAsync(System.Diagnostics.Process process)
+        {
+            await process.WaitForExitAsync().ConfigureAwait(false);
+            return process.ExitCode;
+        }
+    }
+}

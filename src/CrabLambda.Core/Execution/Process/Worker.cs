@@ -1,0 +1,665 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+using CrabLambda.Functions;
+using CrabLambda.Runtimes;
+
+namespace CrabLambda.Execution.Process;
+
+/// <summary>
+/// One worker process: a function version loaded once, serving one invocation at a time over the worker protocol.
+/// </summary>
+/// <remarks>
+/// The executor owns the pooling; a worker only knows how to start, run an invocation and stop. It starts lazily with
+/// its first invocation, so that load-time output and load errors land on that invocation.
+/// </remarks>
+internal sealed class Worker
+{
+    private const string DefaultPath = "/usr/local/bin:/usr/bin:/bin";
+    private const int SolSocket = 1;
+    private const int SoPeerCred = 17;
+    private const int SignalExitBase = 128;
+
+    private readonly WorkerSettings _settings;
+    private readonly IRuntime _runtime;
+    private readonly string _codeDirectory;
+    private readonly string _privateDirectory;
+    private readonly string _socketPath;
+    private readonly object _sync = new();
+
+    private Socket? _listener;
+    private WorkerChannel? _channel;
+    private IWorkerProcess? _process;
+    private WorkerOutput? _output;
+    private volatile WorkerState _state;
+    private StopReason? _stopReason;
+    private Task? _stopTask;
+
+    public Worker(
+        string id,
+        FunctionVersion version,
+        string functionName,
+        IRuntime runtime,
+        string codeDirectory,
+        string privateDirectory,
+        string socketPath,
+        WorkerSettings settings)
+    {
+        Id = id;
+        Version = version;
+        FunctionName = functionName;
+        _runtime = runtime;
+        _codeDirectory = codeDirectory;
+        _privateDirectory = privateDirectory;
+        _socketPath = socketPath;
+        _settings = settings;
+    }
+
+    private enum WorkerState
+    {
+        New,
+        Ready,
+        Broken,
+    }
+
+    /// <summary>The worker's name within its executor, for logs.</summary>
+    public string Id { get; }
+
+    /// <summary>The version this worker runs.</summary>
+    public FunctionVersion Version { get; }
+
+    /// <summary>The function's name, for logs and the handler's context.</summary>
+    public string FunctionName { get; }
+
+    /// <summary>The worker's process id once it started.</summary>
+    public int? ProcessId => _process?.Id;
+
+    /// <summary>Whether the worker is loaded, alive and its streams in step, so it can serve again.</summary>
+    public bool IsReusable =>
+        _state == WorkerState.Ready
+        && _process is { Exited.IsCompleted: false }
+        && _output is { HasEnded: false }
+        && _stopReason is null;
+
+    /// <summary>Set by the executor while the worker waits in its pool.</summary>
+    public bool IsIdle { get; set; }
+
+    /// <summary>When the worker last became idle.</summary>
+    public DateTimeOffset IdleSince { get; set; }
+
+    /// <summary>The executor's keep-alive timer for this worker, created on first use.</summary>
+    public ITimer? IdleTimer { get; set; }
+
+    private TimeProvider Time => _settings.TimeProvider;
+
+    /// <summary>
+    /// Runs one invocation, starting the worker first if this is its first. Never throws for something the function
+    /// did; throws when the host cannot start workers at all or <paramref name="cancellationToken"/> fired.
+    /// </summary>
+    public async Task<ExecutionOutcome> InvokeAsync(
+        ExecutionRequest request,
+        ReadOnlyMemory<byte> eventJson,
+        CancellationToken cancellationToken)
+    {
+        var startedAt = Time.GetTimestamp();
+        var marker = $"crablambda-end-{WorkDirectory.NewName(16)}";
+
+        InvocationLog log;
+        if (_state == WorkerState.New)
+        {
+            var launchError = await LaunchAsync(cancellationToken).ConfigureAwait(false);
+            if (launchError is not null)
+            {
+                _state = WorkerState.Broken;
+                return Outcome(ExecutionStatus.Error, null, launchError, startedAt, null, []);
+            }
+
+            log = _output!.Begin(Encoding.ASCII.GetBytes(marker));
+            var startError = await WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
+            if (startError is not null)
+            {
+                _state = WorkerState.Broken;
+                ProcessExecutorLog.WorkerStartFailed(_settings.Logger, Id, FunctionName, Version.Version, startError);
+                Kill(StopReason.Failed);
+                var lines = await DrainAsync(log).ConfigureAwait(false);
+                return Outcome(ExecutionStatus.Error, null, startError, startedAt, null, lines);
+            }
+        }
+        else
+        {
+            log = _output!.Begin(Encoding.ASCII.GetBytes(marker));
+        }
+
+        return await RunAsync(request, eventJson, marker, log, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Kills the worker with everything it started and releases its resources. Returns the same task when called again.
+    /// </summary>
+    public Task StopAsync(StopReason reason)
+    {
+        lock (_sync)
+        {
+            _stopReason ??= reason;
+            return _stopTask ??= StopCoreAsync();
+        }
+    }
+
+    private async Task<string?> LaunchAsync(CancellationToken cancellationToken)
+    {
+        WorkDirectory.CreatePrivate(_codeDirectory);
+        WorkerLaunch launch;
+        try
+        {
+            launch = await _runtime.GetLaunchAsync(Version, _codeDirectory, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FunctionCodeException e)
+        {
+            return e.Message;
+        }
+
+        WorkDirectory.CreatePrivate(_privateDirectory);
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["PATH"] = DefaultPath,
+            ["LANG"] = "C.UTF-8",
+            ["HOME"] = _privateDirectory,
+            ["TMPDIR"] = _privateDirectory,
+        };
+        foreach (var (name, value) in launch.Environment)
+        {
+            environment[name] = value;
+        }
+
+        environment[WorkerProtocol.SocketVariable] = _socketPath;
+        var startInfo = new WorkerStartInfo(launch, Version, _codeDirectory, _privateDirectory, environment);
+
+        lock (_sync)
+        {
+            if (_stopReason is { } reason)
+            {
+                return DescribeStop(reason);
+            }
+
+            _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            _listener.Bind(new UnixDomainSocketEndPoint(_socketPath));
+            _listener.Listen(1);
+
+            _process = _settings.Launcher.Start(startInfo);
+            _output = new WorkerOutput(
+                _process.StandardOutput,
+                _process.StandardError,
+                WorkerSettings.MaxLineBytes,
+                _settings.MaxLogBytes,
+                Time);
+            _output.Start();
+        }
+
+        return null;
+    }
+
+    private async Task<string?> WaitUntilReadyAsync(CancellationToken cancellationToken)
+    {
+        var process = _process!;
+        var limit = _settings.StartAllowance + TimeSpan.FromSeconds(Version.TimeoutSecs);
+        using var startTimeout = new CancellationTokenSource(limit, Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, startTimeout.Token);
+
+        try
+        {
+            var accept = _listener!.AcceptAsync(linked.Token).AsTask();
+            if (await Task.WhenAny(accept, process.Exited).ConfigureAwait(false) != accept)
+            {
+                Observe(accept);
+                return await DescribeEarlyExitAsync().ConfigureAwait(false);
+            }
+
+            var socket = await accept.ConfigureAwait(false);
+            CloseListener();
+            if (!process.Owns(PeerProcessId(socket)))
+            {
+                socket.Dispose();
+                return "A process other than the worker connected to the worker's socket.";
+            }
+
+            _channel = new WorkerChannel(socket);
+            var receive = _channel.ReceiveAsync(_settings.MaxFrameBytes, _settings.MaxOutputBytes, linked.Token);
+            if (await Task.WhenAny(receive, process.Exited).ConfigureAwait(false) != receive)
+            {
+                // A worker that fails to load sends its error and exits at once: the message may still be in flight.
+                receive = WithinGraceAsync(receive);
+            }
+
+            var message = await receive.ConfigureAwait(false);
+            switch (message?.Type)
+            {
+                case WorkerMessageType.Ready:
+                    _state = WorkerState.Ready;
+                    ProcessExecutorLog.WorkerStarted(
+                        _settings.Logger,
+                        Id,
+                        process.Id,
+                        FunctionName,
+                        Version.Version,
+                        Version.Runtime);
+                    return null;
+                case WorkerMessageType.LoadError:
+                    return message.DescribeError();
+                case null:
+                    return await DescribeEarlyExitAsync().ConfigureAwait(false);
+                default:
+                    return "The worker sent a result before it was ready.";
+            }
+        }
+        catch (OperationCanceledException) when (startTimeout.IsCancellationRequested
+            && !cancellationToken.IsCancellationRequested)
+        {
+            return $"The function's worker did not become ready within {limit.TotalSeconds:0.#} s.";
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Kill(StopReason.Cancelled);
+            throw;
+        }
+        catch (Exception e) when (e is WorkerProtocolException or WorkerFrameTooLargeException)
+        {
+            return $"The worker broke the worker protocol while starting: {e.Message}";
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            return await DescribeEarlyExitAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task<ExecutionOutcome> RunAsync(
+        ExecutionRequest request,
+        ReadOnlyMemory<byte> eventJson,
+        string marker,
+        InvocationLog log,
+        CancellationToken cancellationToken)
+    {
+        var process = _process!;
+        var channel = _channel!;
+        var timeout = TimeSpan.FromSeconds(Version.TimeoutSecs);
+        var oomKillsBefore = process.ReadOomKillCount();
+        process.ResetPeakMemory();
+        var deadline = Time.GetUtcNow() + timeout;
+        var frame = WorkerMessages.BuildInvoke(request, eventJson.Span, marker, deadline.ToUnixTimeMilliseconds());
+
+        using var timeoutSource = new CancellationTokenSource(timeout, Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutSource.Token);
+        var startedAt = Time.GetTimestamp();
+        WorkerMessage? message;
+        try
+        {
+            await channel.SendAsync(frame, linked.Token).ConfigureAwait(false);
+            var receive = channel.ReceiveAsync(_settings.MaxFrameBytes, _settings.MaxOutputBytes, linked.Token);
+            if (await Task.WhenAny(receive, process.Exited).ConfigureAwait(false) != receive)
+            {
+                // The worker died. Its children may still hold the socket open: kill them, then see whether the result
+                // made it out before the end.
+                _state = WorkerState.Broken;
+                process.Kill();
+                receive = WithinGraceAsync(receive);
+            }
+
+            message = await receive.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (timeoutSource.IsCancellationRequested
+            && !cancellationToken.IsCancellationRequested)
+        {
+            return await TimedOutAsync(request, log, startedAt).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Kill(StopReason.Cancelled);
+            throw;
+        }
+        catch (WorkerFrameTooLargeException e)
+        {
+            Kill(StopReason.Failed);
+            var lines = await DrainAsync(log).ConfigureAwait(false);
+            return Outcome(ExecutionStatus.Error, null, OutputTooLarge(e.Length), startedAt, null, lines);
+        }
+        catch (WorkerProtocolException e)
+        {
+            Kill(StopReason.Failed);
+            var lines = await DrainAsync(log).ConfigureAwait(false);
+            var error = $"The worker broke the worker protocol: {e.Message}";
+            return Outcome(ExecutionStatus.Error, null, error, startedAt, null, lines);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            message = null;
+        }
+
+        if (message is null)
+        {
+            return await DiedAsync(request, log, startedAt, oomKillsBefore).ConfigureAwait(false);
+        }
+
+        return await FinishAsync(request, message, log, startedAt).ConfigureAwait(false);
+    }
+
+    private async Task<ExecutionOutcome> FinishAsync(
+        ExecutionRequest request,
+        WorkerMessage message,
+        InvocationLog log,
+        long startedAt)
+    {
+        var duration = Time.GetElapsedTime(startedAt);
+        if (message.Type != WorkerMessageType.Result || message.Id != request.ExecutionId.ToString())
+        {
+            Kill(StopReason.Failed);
+            var lines = await DrainAsync(log).ConfigureAwait(false);
+            const string Error = "The worker broke the worker protocol: it answered another execution.";
+            return Outcome(ExecutionStatus.Error, null, Error, duration, null, lines);
+        }
+
+        var peak = _process!.ReadPeakMemoryBytes();
+        try
+        {
+            await log.Completed.WaitAsync(_settings.OutputGrace, Time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The markers did not come (the function closed its stdout, say): keep what was read, and do not reuse a
+            // worker whose output can no longer be cut into invocations.
+            _state = WorkerState.Broken;
+        }
+
+        var logs = log.Snapshot();
+        if (!message.Ok)
+        {
+            return Outcome(ExecutionStatus.Error, null, message.DescribeError(), duration, peak, logs);
+        }
+
+        if (message.Output is null)
+        {
+            return Outcome(ExecutionStatus.Error, null, OutputTooLarge(message.OutputBytes), duration, peak, logs);
+        }
+
+        return Outcome(ExecutionStatus.Success, message.Output, null, duration, peak, logs);
+    }
+
+    private async Task<ExecutionOutcome> TimedOutAsync(ExecutionRequest request, InvocationLog log, long startedAt)
+    {
+        var duration = Time.GetElapsedTime(startedAt);
+        var peak = _process!.ReadPeakMemoryBytes();
+        ProcessExecutorLog.WorkerTimedOut(
+            _settings.Logger,
+            Id,
+            _process.Id,
+            FunctionName,
+            Version.Version,
+            request.ExecutionId,
+            Version.TimeoutSecs);
+        Kill(StopReason.Timeout);
+
+        var lines = await DrainAsync(log).ConfigureAwait(false);
+        var error = $"The function ran longer than its timeout of {Version.TimeoutSecs} s and was stopped.";
+        return Outcome(ExecutionStatus.Timeout, null, error, duration, peak, lines);
+    }
+
+    private async Task<ExecutionOutcome> DiedAsync(
+        ExecutionRequest request,
+        InvocationLog log,
+        long startedAt,
+        long oomKillsBefore)
+    {
+        var duration = Time.GetElapsedTime(startedAt);
+        var process = _process!;
+        _state = WorkerState.Broken;
+        var exitCode = await ExitCodeWithinGraceAsync().ConfigureAwait(false);
+        process.Kill();
+
+        ExecutionStatus status;
+        string error;
+        if (_stopReason is { } reason)
+        {
+            status = ExecutionStatus.Error;
+            error = DescribeStop(reason);
+        }
+        else if (exitCode == SignalExitBase + NativeMethods.SigKill
+            && oomKillsBefore >= 0
+            && process.ReadOomKillCount() > oomKillsBefore)
+        {
+            // NOTE: without a memory cgroup the kernel only kills for memory when the whole host runs short; a rise of
+            // its kill counter while the worker died of SIGKILL is the best evidence there is that it was the cause.
+            status = ExecutionStatus.Oom;
+            error = "The function was killed by the kernel's out-of-memory killer: the host ran out of memory.";
+        }
+        else
+        {
+            status = ExecutionStatus.Error;
+            error = DescribeExit(exitCode, "before it returned a result");
+        }
+
+        ProcessExecutorLog.WorkerDied(
+            _settings.Logger,
+            Id,
+            process.Id,
+            FunctionName,
+            Version.Version,
+            request.ExecutionId,
+            error);
+        var lines = await DrainAsync(log).ConfigureAwait(false);
+        return Outcome(status, null, error, duration, null, lines);
+    }
+
+    private async Task<string> DescribeEarlyExitAsync()
+    {
+        if (_stopReason is { } reason)
+        {
+            return DescribeStop(reason);
+        }
+
+        var exitCode = await ExitCodeWithinGraceAsync().ConfigureAwait(false);
+        return DescribeExit(exitCode, "before it was ready");
+    }
+
+    private async Task<int?> ExitCodeWithinGraceAsync()
+    {
+        try
+        {
+            return await _process!.Exited.WaitAsync(_settings.OutputGrace, Time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+    }
+
+    private async Task<WorkerMessage?> WithinGraceAsync(Task<WorkerMessage?> receive)
+    {
+        try
+        {
+            return await receive.WaitAsync(_settings.OutputGrace, Time).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or IOException or SocketException or ObjectDisposedException
+            or OperationCanceledException or WorkerProtocolException or WorkerFrameTooLargeException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Waits for both streams to end after a kill, then returns what the invocation wrote.</summary>
+    private async Task<IReadOnlyList<LogEntry>> DrainAsync(InvocationLog log)
+    {
+        try
+        {
+            await log.Completed.WaitAsync(_settings.OutputGrace, Time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // NOTE: a process that left the worker's session and process tree can hold the pipes open; the lines read
+            // so far are all there is.
+        }
+
+        return log.Snapshot();
+    }
+
+    private void Kill(StopReason reason)
+    {
+        IWorkerProcess? process;
+        lock (_sync)
+        {
+            _stopReason ??= reason;
+            _state = WorkerState.Broken;
+            process = _process;
+        }
+
+        process?.Kill();
+    }
+
+    private async Task StopCoreAsync()
+    {
+        await Task.Yield();
+        Kill(_stopReason ?? StopReason.Failed);
+        CloseListener();
+        _channel?.Dispose();
+
+        var process = _process;
+        if (process is not null)
+        {
+            try
+            {
+                await process.Exited.WaitAsync(TimeSpan.FromSeconds(10), Time).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // A process stuck in the kernel cannot be waited for; it dies when the kernel lets it.
+            }
+
+            process.Dispose();
+        }
+
+        WorkDirectory.TryDelete(_privateDirectory);
+        ProcessExecutorLog.WorkerStopped(_settings.Logger, Id, process?.Id, DescribeStopForLog(_stopReason));
+    }
+
+    private void CloseListener()
+    {
+        lock (_sync)
+        {
+            if (_listener is null)
+            {
+                return;
+            }
+
+            _listener.Dispose();
+            _listener = null;
+        }
+
+        try
+        {
+            File.Delete(_socketPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The socket file is in the executor's own folder, which is removed at shutdown.
+        }
+    }
+
+    /// <summary>Keeps a task that lost a race from being reported as an unobserved failure when it ends.</summary>
+    private static void Observe(Task task) =>
+        task.ContinueWith(
+            static t => _ = t.Exception,
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+
+    private string OutputTooLarge(long bytes) =>
+        $"The function's output of {bytes} bytes is larger than the limit of "
+        + $"{_settings.MaxOutputBytes / (1024 * 1024)} MiB (MaxOutputMb).";
+
+    private static int PeerProcessId(Socket socket)
+    {
+        // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
+        Span<byte> credentials = stackalloc byte[12];
+        socket.GetRawSocketOption(SolSocket, SoPeerCred, credentials);
+        return MemoryMarshal.Read<int>(credentials);
+    }
+
+    private static string DescribeExit(int? exitCode, string when) => exitCode switch
+    {
+        null => $"The function's worker stopped answering {when}.",
+        > SignalExitBase and < SignalExitBase + 65 =>
+            $"The function's worker was killed by signal {exitCode - SignalExitBase}"
+            + $"{SignalName(exitCode.Value - SignalExitBase)} {when}.",
+        _ => $"The function exited with code {exitCode} {when}.",
+    };
+
+    private static string SignalName(int signal) => signal switch
+    {
+        6 => " (SIGABRT)",
+        9 => " (SIGKILL)",
+        11 => " (SIGSEGV)",
+        15 => " (SIGTERM)",
+        _ => string.Empty,
+    };
+
+    private static string DescribeStop(StopReason reason) => reason switch
+    {
+        StopReason.Shutdown => "The execution was stopped because the executor shut down.",
+        StopReason.Retired => "The execution was stopped because the function was retired.",
+        StopReason.Cancelled => "The execution was cancelled.",
+        _ => "The function's worker was stopped.",
+    };
+
+    private static string DescribeStopForLog(StopReason? reason) => reason switch
+    {
+        StopReason.KeepAlive => "idle longer than the keep-alive",
+        StopReason.Retired => "the function was retired",
+        StopReason.Shutdown => "the executor shut down",
+        StopReason.Timeout => "an execution timed out",
+        StopReason.Cancelled => "an execution was cancelled",
+        _ => "it failed or exited",
+    };
+
+    private ExecutionOutcome Outcome(
+        ExecutionStatus status,
+        string? output,
+        string? error,
+        long startedAt,
+        long? peakBytes,
+        IReadOnlyList<LogEntry> logs) =>
+        Outcome(status, output, error, Time.GetElapsedTime(startedAt), peakBytes, logs);
+
+    private static ExecutionOutcome Outcome(
+        ExecutionStatus status,
+        string? output,
+        string? error,
+        TimeSpan duration,
+        long? peakBytes,
+        IReadOnlyList<LogEntry> logs) =>
+        new(
+            status,
+            output,
+            error,
+            Math.Round(duration.TotalMilliseconds, 3),
+            peakBytes is { } bytes ? Math.Round(bytes / (1024.0 * 1024.0), 2) : null,
+            logs);
+}
+
+/// <summary>Why a worker was stopped.</summary>
+internal enum StopReason
+{
+    /// <summary>It was idle longer than the keep-alive.</summary>
+    KeepAlive,
+
+    /// <summary>Its function was retired.</summary>
+    Retired,
+
+    /// <summary>The executor shut down.</summary>
+    Shutdown,
+
+    /// <summary>An invocation ran past its timeout.</summary>
+    Timeout,
+
+    /// <summary>The caller cancelled the invocation.</summary>
+    Cancelled,
+
+    /// <summary>It failed to start, died, broke the protocol or lost its streams.</summary>
+    Failed,
+}

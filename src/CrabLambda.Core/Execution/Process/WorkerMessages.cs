@@ -1,0 +1,193 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using CrabLambda.Runtimes;
+
+namespace CrabLambda.Execution.Process;
+
+/// <summary>The kinds of message a worker sends.</summary>
+internal enum WorkerMessageType
+{
+    /// <summary>The function loaded; the worker waits for invocations.</summary>
+    Ready,
+
+    /// <summary>The function could not be loaded; the worker exits.</summary>
+    LoadError,
+
+    /// <summary>An invocation finished.</summary>
+    Result,
+}
+
+/// <summary>
+/// A message from a worker, parsed. For a result, <see cref="Output"/> is the handler's return value exactly as the
+/// worker serialised it, unless it was larger than allowed.
+/// </summary>
+internal sealed record WorkerMessage(
+    WorkerMessageType Type,
+    string? Id = null,
+    bool Ok = false,
+    string? Output = null,
+    long OutputBytes = 0,
+    string? Error = null,
+    string? Trace = null)
+{
+    /// <summary>The error with its trace as one text; the trace alone when it starts with the message.</summary>
+    public string DescribeError()
+    {
+        var message = string.IsNullOrEmpty(Error) ? "The function failed without a message." : Error;
+        if (string.IsNullOrWhiteSpace(Trace))
+        {
+            return message;
+        }
+
+        var trace = Trace.TrimEnd();
+        return trace.StartsWith(message, StringComparison.Ordinal) ? trace : $"{message}\n{trace}";
+    }
+}
+
+/// <summary>A worker sent something that is not a message of the worker protocol.</summary>
+internal sealed class WorkerProtocolException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>A worker sent a frame larger than the host accepts.</summary>
+internal sealed class WorkerFrameTooLargeException(long length) : Exception($"A frame of {length} bytes is too large.")
+{
+    /// <summary>The announced length of the frame, in bytes.</summary>
+    public long Length { get; } = length;
+}
+
+/// <summary>
+/// Writes and reads the JSON messages of the worker protocol (see <c>docs/worker-protocol.md</c>).
+/// </summary>
+internal static class WorkerMessages
+{
+    private static readonly byte[] s_emptyEvent = "{}"u8.ToArray();
+
+    /// <summary>
+    /// Checks that an event is one JSON value and returns it unchanged; an empty event is <c>{}</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The event is not valid JSON.</exception>
+    public static ReadOnlyMemory<byte> ValidateEvent(ReadOnlyMemory<byte> eventJson)
+    {
+        if (eventJson.IsEmpty)
+        {
+            return s_emptyEvent;
+        }
+
+        var reader = new Utf8JsonReader(eventJson.Span);
+        try
+        {
+            if (!reader.Read())
+            {
+                throw new JsonException("The event is blank.");
+            }
+
+            reader.Skip();
+            if (reader.Read())
+            {
+                throw new JsonException("The event holds more than one JSON value.");
+            }
+        }
+        catch (JsonException e)
+        {
+            throw new ArgumentException($"The event is not valid JSON: {e.Message}", nameof(eventJson), e);
+        }
+
+        return eventJson;
+    }
+
+    /// <summary>
+    /// Builds the framed <c>invoke</c> message. The event is copied in as it came, byte for byte.
+    /// </summary>
+    public static ReadOnlyMemory<byte> BuildInvoke(
+        ExecutionRequest request,
+        ReadOnlySpan<byte> eventJson,
+        string marker,
+        long deadlineUnixMs)
+    {
+        var buffer = new ArrayBufferWriter<byte>(eventJson.Length + 512);
+        buffer.GetSpan(WorkerProtocol.LengthPrefixBytes);
+        buffer.Advance(WorkerProtocol.LengthPrefixBytes);
+
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("type"u8, "invoke"u8);
+            writer.WriteString("id"u8, request.ExecutionId);
+            writer.WriteString("marker"u8, marker);
+            writer.WriteNumber("deadline_ms"u8, deadlineUnixMs);
+            writer.WriteStartObject("context"u8);
+            writer.WriteString("function_name"u8, request.FunctionName);
+            writer.WriteNumber("function_version"u8, request.Version.Version);
+            writer.WriteString("execution_id"u8, request.ExecutionId);
+            writer.WriteNumber("memory_limit_mb"u8, request.Version.MemoryMb);
+            writer.WriteEndObject();
+            writer.WritePropertyName("event"u8);
+            writer.WriteRawValue(eventJson, skipInputValidation: true);
+            writer.WriteEndObject();
+        }
+
+        var frame = MemoryMarshal.AsMemory(buffer.WrittenMemory);
+        BinaryPrimitives.WriteUInt32BigEndian(frame.Span, (uint)(frame.Length - WorkerProtocol.LengthPrefixBytes));
+        return frame;
+    }
+
+    /// <summary>Parses one message from a worker.</summary>
+    /// <param name="payload">The frame's JSON.</param>
+    /// <param name="maxOutputBytes">The largest return value kept; a larger one is only measured.</param>
+    /// <exception cref="WorkerProtocolException">The payload is not a protocol message.</exception>
+    public static WorkerMessage Parse(ReadOnlyMemory<byte> payload, long maxOutputBytes)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(payload);
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                throw new WorkerProtocolException("A worker message must be a JSON object.");
+            }
+
+            return GetString(root, "type") switch
+            {
+                "ready" => new WorkerMessage(WorkerMessageType.Ready),
+                "error" => new WorkerMessage(
+                    WorkerMessageType.LoadError,
+                    Error: GetString(root, "error"),
+                    Trace: GetString(root, "trace")),
+                "result" => ParseResult(root, maxOutputBytes),
+                var type => throw new WorkerProtocolException($"Unknown worker message type '{type}'."),
+            };
+        }
+        catch (JsonException e)
+        {
+            throw new WorkerProtocolException("A worker message is not valid JSON.", e);
+        }
+    }
+
+    private static WorkerMessage ParseResult(JsonElement root, long maxOutputBytes)
+    {
+        var id = GetString(root, "id");
+        var ok = root.TryGetProperty("ok"u8, out var okElement) && okElement.ValueKind == JsonValueKind.True;
+        if (!ok)
+        {
+            return new WorkerMessage(
+                WorkerMessageType.Result,
+                id,
+                Error: GetString(root, "error"),
+                Trace: GetString(root, "trace"));
+        }
+
+        if (!root.TryGetProperty("output"u8, out var output))
+        {
+            throw new WorkerProtocolException("A successful result has no output.");
+        }
+
+        var raw = JsonMarshal.GetRawUtf8Value(output);
+        var text = raw.Length > maxOutputBytes ? null : Encoding.UTF8.GetString(raw);
+        return new WorkerMessage(WorkerMessageType.Result, id, Ok: true, Output: text, OutputBytes: raw.Length);
+    }
+
+    private static string? GetString(JsonElement root, string name) =>
+        root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+}

@@ -1,0 +1,260 @@
+// CrabLambda's Node.js worker.
+//
+// Loads one CommonJS function module once, then serves invocations one at a time over the worker protocol
+// (docs/worker-protocol.md): length-prefixed JSON frames on the Unix socket named by CRABLAMBDA_SOCKET, the
+// function's own output on stdout and stderr, each invocation's output ended by a marker on both streams.
+//
+// Usage: node worker.js <module path> <handler name>
+"use strict";
+
+const fs = require("fs");
+const net = require("net");
+const util = require("util");
+
+const WORKER_FILE = __filename;
+// The runtime appends a line to the function's module that stores a top-level function of the handler's name here,
+// so that a handler need not be exported.
+const HANDLER_KEY = Symbol.for("crablambda.handler");
+const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200C\u200D]*$/u;
+const MAX_TEXT = 64 * 1024;
+const MAX_TRACE = 256 * 1024;
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+class LoadError extends Error {}
+
+class Channel {
+  constructor(socket) {
+    this.socket = socket;
+    this.chunks = [];
+    this.length = 0;
+    this.ended = false;
+    this.waiter = null;
+    socket.on("data", (chunk) => {
+      this.chunks.push(chunk);
+      this.length += chunk.length;
+      this.wake();
+    });
+    socket.on("end", () => this.finish());
+    socket.on("error", () => this.finish());
+  }
+
+  finish() {
+    this.ended = true;
+    this.wake();
+  }
+
+  wake() {
+    const waiter = this.waiter;
+    this.waiter = null;
+    if (waiter) {
+      waiter();
+    }
+  }
+
+  async receive() {
+    for (;;) {
+      const frame = this.take();
+      if (frame !== null) {
+        return frame;
+      }
+      if (this.ended) {
+        return null;
+      }
+      await new Promise((resolve) => {
+        this.waiter = resolve;
+      });
+    }
+  }
+
+  take() {
+    if (this.length < 4) {
+      return null;
+    }
+    if (this.chunks[0].length < 4) {
+      this.chunks = [Buffer.concat(this.chunks)];
+    }
+    const size = this.chunks[0].readUInt32BE(0);
+    if (this.length < 4 + size) {
+      return null;
+    }
+    const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+    const frame = all.subarray(4, 4 + size);
+    const rest = all.subarray(4 + size);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.length = rest.length;
+    return frame;
+  }
+
+  send(payload) {
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(payload.length, 0);
+    this.socket.write(Buffer.concat([header, payload]));
+  }
+
+  sendJson(message) {
+    this.send(Buffer.from(JSON.stringify(message), "utf8"));
+  }
+}
+
+function clip(text, limit) {
+  if (text === null || text === undefined) {
+    return null;
+  }
+  let value = String(text);
+  if (typeof value.toWellFormed === "function") {
+    value = value.toWellFormed();
+  }
+  return value.length <= limit ? value : `${value.slice(0, limit)}... [${value.length - limit} more characters]`;
+}
+
+function isError(value) {
+  return value instanceof Error || util.types.isNativeError(value);
+}
+
+function describe(error) {
+  if (isError(error)) {
+    const name = error.name || "Error";
+    return error.message ? `${name}: ${error.message}` : name;
+  }
+  const shown = util.inspect(error, { depth: 4, breakLength: Infinity });
+  return `The handler threw a value that is not an Error: ${shown}`;
+}
+
+function traceOf(error) {
+  if (!isError(error) || typeof error.stack !== "string") {
+    return null;
+  }
+  // The worker's own frames and Node's internals say nothing about the function.
+  return error.stack
+    .split("\n")
+    .filter((line) => !line.includes(WORKER_FILE) && !line.includes("node:internal"))
+    .join("\n");
+}
+
+function writeAll(fd, buffer) {
+  let offset = 0;
+  while (offset < buffer.length) {
+    try {
+      offset += fs.writeSync(fd, buffer, offset);
+    } catch (error) {
+      if (error.code !== "EAGAIN") {
+        return;
+      }
+      Atomics.wait(sleepCell, 0, 0, 1);
+    }
+  }
+}
+
+function endOutput(marker) {
+  // Node writes to pipes synchronously on Linux, so everything the function logged is already in the pipe.
+  writeAll(1, marker);
+  writeAll(2, marker);
+}
+
+function makeContext(context, deadlineMs) {
+  return {
+    functionName: context.function_name,
+    functionVersion: context.function_version,
+    executionId: context.execution_id,
+    awsRequestId: context.execution_id,
+    memoryLimitInMB: context.memory_limit_mb,
+    getRemainingTimeInMillis: () => Math.max(0, deadlineMs - Date.now()),
+  };
+}
+
+function errorFrame(id, message, trace) {
+  const frame = { type: "result", id, ok: false, error: clip(message, MAX_TEXT), trace: clip(trace, MAX_TRACE) };
+  return Buffer.from(JSON.stringify(frame), "utf8");
+}
+
+function resultFrame(id, result) {
+  let output;
+  try {
+    output = result === undefined ? "null" : JSON.stringify(result);
+  } catch (error) {
+    return errorFrame(id, `The handler's return value is not JSON: ${isError(error) ? error.message : error}`, null);
+  }
+  if (output === undefined) {
+    return errorFrame(id, `The handler's return value is not JSON: a ${typeof result} cannot be serialised.`, null);
+  }
+  const head = `{"type":"result","id":${JSON.stringify(id)},"ok":true,"output":`;
+  return Buffer.concat([Buffer.from(head, "utf8"), Buffer.from(output, "utf8"), Buffer.from("}", "utf8")]);
+}
+
+async function invoke(channel, handler, message) {
+  const id = message.id;
+  const marker = Buffer.from(`\n${message.marker}\n`, "ascii");
+  const context = makeContext(message.context, message.deadline_ms);
+  let frame;
+  try {
+    frame = resultFrame(id, await handler(message.event, context));
+  } catch (error) {
+    frame = errorFrame(id, describe(error), traceOf(error));
+  }
+  endOutput(marker);
+  channel.send(frame);
+}
+
+function load(modulePath, name) {
+  if (!IDENTIFIER.test(name)) {
+    throw new LoadError(`'${name}' is not a valid JavaScript identifier.`);
+  }
+  const exported = require(modulePath);
+  let handler = exported !== null && exported !== undefined ? exported[name] : undefined;
+  if (typeof handler !== "function") {
+    const loaded = require.cache[require.resolve(modulePath)];
+    handler = loaded ? loaded[HANDLER_KEY] : undefined;
+  }
+  if (typeof handler !== "function") {
+    throw new LoadError(
+      `The module exports no function named '${name}' and declares no top-level function of that name.`,
+    );
+  }
+  return handler;
+}
+
+async function main() {
+  const socketPath = process.env.CRABLAMBDA_SOCKET;
+  delete process.env.CRABLAMBDA_SOCKET;
+  const [modulePath, handlerName] = process.argv.slice(2);
+  if (!socketPath || !modulePath || !handlerName) {
+    process.stderr.write("usage: CRABLAMBDA_SOCKET=<socket> node worker.js <module path> <handler name>\n");
+    process.exit(2);
+  }
+  process.argv = [process.argv[0], modulePath];
+
+  const socket = net.createConnection(socketPath);
+  await new Promise((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  const channel = new Channel(socket);
+
+  let handler;
+  try {
+    handler = load(modulePath, handlerName);
+  } catch (error) {
+    const trace = error instanceof LoadError ? null : traceOf(error);
+    channel.sendJson({ type: "error", error: clip(describe(error), MAX_TEXT), trace: clip(trace, MAX_TRACE) });
+    // Timers the module started must not keep a worker alive that failed to load.
+    socket.end(() => process.exit(1));
+    return;
+  }
+
+  channel.sendJson({ type: "ready" });
+  for (;;) {
+    const frame = await channel.receive();
+    if (frame === null) {
+      process.exit(0);
+    }
+    const message = JSON.parse(frame.toString("utf8"));
+    if (message.type === "invoke") {
+      await invoke(channel, handler, message);
+    }
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`The CrabLambda worker failed: ${error && error.stack ? error.stack : error}\n`);
+  process.exit(70);
+});
