@@ -180,10 +180,10 @@ public sealed class CgroupTests(SandboxFixture sandbox) : IClassFixture<SandboxF
 
     private static string NewName() => "test-" + Guid.NewGuid().ToString("N")[..12];
 
-    private static Process StartInGroup(CgroupGroup group, string script)
+    private static System.Diagnostics.Process StartInGroup(CgroupGroup group, string script)
     {
         var join = string.Join(' ', group.ProcsFiles.Select(f => $"echo $$ > '{f}';"));
-        return Process.Start(new ProcessStartInfo("/bin/sh", ["-c", join + " " + script]))!;
+        return System.Diagnostics.Process.Start(new ProcessStartInfo("/bin/sh", ["-c", join + " " + script]))!;
     }
 
     private static void WaitFor(Func<bool> condition)
