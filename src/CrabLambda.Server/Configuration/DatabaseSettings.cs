@@ -1,4 +1,5 @@
-using System.Data.Common;
+using CrabLambda.PostgreSql;
+using Npgsql;
 
 namespace CrabLambda.Server.Configuration;
 
@@ -17,7 +18,7 @@ public enum DatabaseEngine
 /// an Npgsql keyword connection string (<c>Host=…;Database=…</c>).
 /// </summary>
 /// <param name="Engine">The engine.</param>
-/// <param name="Connection">The SQLite file path, or the PostgreSQL connection string as given.</param>
+/// <param name="Connection">The SQLite file path, or the Npgsql connection string.</param>
 /// <param name="Description">Where the data is, for the start-up log; never contains a password.</param>
 public sealed record DatabaseSettings(DatabaseEngine Engine, string Connection, string Description)
 {
@@ -58,52 +59,29 @@ public sealed record DatabaseSettings(DatabaseEngine Engine, string Connection, 
             return true;
         }
 
-        if (IsPostgresUrl(value))
+        if (IsPostgresUrl(value) || value.Contains('='))
         {
-            if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.Host))
-            {
-                problem = "it is not a valid PostgreSQL URL; use postgresql://user:password@host[:port]/database.";
-                return false;
-            }
-
-            var database = Uri.UnescapeDataString(uri.AbsolutePath.TrimStart('/'));
-            var user = Uri.UnescapeDataString(uri.UserInfo.Split(':')[0]);
-            settings = new DatabaseSettings(
-                DatabaseEngine.PostgreSql,
-                value,
-                DescribePostgres(uri.Host, uri.IsDefaultPort ? null : uri.Port.ToString(), database, user));
-            return true;
-        }
-
-        if (value.Contains('='))
-        {
-            var builder = new DbConnectionStringBuilder();
+            string connectionString;
             try
             {
-                builder.ConnectionString = value;
+                connectionString = PostgresConnectionString.Normalize(value);
             }
-            catch (ArgumentException)
+            catch (FormatException exception)
             {
-                problem = "it is not a valid connection string; use Host=…;Database=…;Username=…;Password=… "
-                    + "or postgresql://user:password@host[:port]/database.";
+                // Normalize never puts the password in its message.
+                problem = exception.Message;
                 return false;
             }
 
-            var host = Find(builder, "Host", "Server");
-            if (host is null)
-            {
-                problem = "the connection string names no Host; use Host=…;Database=…;Username=…;Password=….";
-                return false;
-            }
-
+            var builder = new NpgsqlConnectionStringBuilder(connectionString);
             settings = new DatabaseSettings(
                 DatabaseEngine.PostgreSql,
-                value,
+                connectionString,
                 DescribePostgres(
-                    host,
-                    Find(builder, "Port"),
-                    Find(builder, "Database", "Db"),
-                    Find(builder, "Username", "User Id", "User", "UserId")));
+                    builder.Host!,
+                    builder.Port == NpgsqlConnection.DefaultPort ? null : builder.Port.ToString(),
+                    builder.Database,
+                    builder.Username));
             return true;
         }
 
@@ -115,19 +93,6 @@ public sealed record DatabaseSettings(DatabaseEngine Engine, string Connection, 
     private static bool IsPostgresUrl(string value) =>
         value.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase)
         || value.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase);
-
-    private static string? Find(DbConnectionStringBuilder builder, params string[] keys)
-    {
-        foreach (var key in keys)
-        {
-            if (builder.TryGetValue(key, out var value) && value?.ToString() is { Length: > 0 } text)
-            {
-                return text;
-            }
-        }
-
-        return null;
-    }
 
     private static string DescribePostgres(string host, string? port, string? database, string? user)
     {
