@@ -155,7 +155,9 @@ public static class Tools
             .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
             .Select(directory => Path.Combine(directory, program))
             .FirstOrDefault(File.Exists);
-        Assert.True(found is not null, $"{program} is not installed; this test needs it (scripts/test.sh installs it).");
+        Assert.True(
+            found is not null,
+            $"{program} is not installed; this test needs it (scripts/test.sh installs it).");
         return found!;
     }
 }

@@ -171,7 +171,9 @@ public sealed class FunctionRoutesEndToEndTests(ServerFixture fixture) : IClassF
         var result = await Server.InvokeAsync("doomed");
         var executionId = Id(result);
 
-        await ServerHarness.ExpectAsync(await Server.Http.DeleteAsync("api/functions/doomed"), HttpStatusCode.NoContent);
+        await ServerHarness.ExpectAsync(
+            await Server.Http.DeleteAsync("api/functions/doomed"),
+            HttpStatusCode.NoContent);
 
         await ExpectProblemAsync(await Server.Http.GetAsync("api/functions/doomed"), HttpStatusCode.NotFound);
         await ExpectProblemAsync(await Server.Http.GetAsync("api/functions/doomed/versions"), HttpStatusCode.NotFound);

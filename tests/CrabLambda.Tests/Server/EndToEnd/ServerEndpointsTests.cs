@@ -120,7 +120,9 @@ public sealed class AuthEndToEndTests(AuthServerFixture fixture) : IClassFixture
     [Fact]
     public async Task Deploy_WithTheKey_Works_AndAWrongKeyChangesNothing()
     {
-        var body = """{"name":"guarded","runtime":"python","code":"def handler(e):\n    return 1\n","handler":"handler"}""";
+        var code = "def handler(e):\n    return 1\n";
+        var body = System.Text.Json.JsonSerializer.Serialize(
+            new { name = "guarded", runtime = "python", code, handler = "handler" });
         var wrong = new HttpRequestMessage(HttpMethod.Post, "api/functions") { Content = new StringContent(body) };
         wrong.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "not-the-key");
         var right = new HttpRequestMessage(HttpMethod.Post, "api/functions") { Content = new StringContent(body) };

@@ -60,7 +60,9 @@ public sealed class ServerProcessTests : IDisposable
             var deploy = await http.PostAsync(
                 "api/functions",
                 new StringContent(
-                    """{"name":"hello","runtime":"python","handler":"handler","code":"def handler(e):\n    return 'hi'\n"}"""));
+                    """
+                    {"name":"hello","runtime":"python","handler":"handler","code":"def handler(e):\n    return 'hi'\n"}
+                    """));
             await ServerHarness.ExpectAsync(deploy, HttpStatusCode.Created);
             var result = await ServerHarness.ExpectAsync(
                 await http.PostAsync("api/functions/hello/invoke", null),
