@@ -137,7 +137,7 @@ public static class CrabLambdaEndpointRouteBuilderExtensions
             .WithDescription(
                 "Runs the current version with the body as its event (any JSON value; an empty body is {}). "
                     + "Answers 200 whenever an execution was recorded; its status says how the function did.")
-            .Accepts<RawJson>(JsonContentType, AnyContentType)
+            .Accepts<RawJson>(isOptional: true, JsonContentType, AnyContentType)
             .Produces<InvocationResponse>()
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -150,7 +150,7 @@ public static class CrabLambdaEndpointRouteBuilderExtensions
             .WithDescription(
                 "Runs that exact version with the body as its event. Answers 200 whenever an execution was "
                     + "recorded; its status says how the function did.")
-            .Accepts<RawJson>(JsonContentType, AnyContentType)
+            .Accepts<RawJson>(isOptional: true, JsonContentType, AnyContentType)
             .Produces<InvocationResponse>()
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound)

@@ -4,6 +4,7 @@ using CrabLambda.Server.Configuration;
 using CrabLambda.Storage;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.Options;
 
 namespace CrabLambda.Server;
@@ -80,6 +81,7 @@ public static partial class CrabLambdaServer
         var settings = ServerSettings.Parse(variables);
 
         var builder = WebApplication.CreateBuilder(args);
+        AddLoggingDefaults(builder.Configuration);
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(settings.Host, settings.Port));
         builder.Services.AddSingleton(settings);
         builder.Services.AddProblemDetails();
@@ -112,6 +114,21 @@ public static partial class CrabLambdaServer
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CrabLambda.Server");
         app.Lifetime.ApplicationStarted.Register(() => LogStarted(logger, app.Services, settings));
         return app;
+    }
+
+    // One line per request is noise for an operator; appsettings.json, Logging__LogLevel__* variables and
+    // command-line arguments still override these, because they come first in the list of sources.
+    private static void AddLoggingDefaults(ConfigurationManager configuration)
+    {
+        var defaults = new MemoryConfigurationSource
+        {
+            InitialData = new Dictionary<string, string?>
+            {
+                ["Logging:LogLevel:Default"] = "Information",
+                ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+            },
+        };
+        ((IConfigurationBuilder)configuration).Sources.Insert(0, defaults);
     }
 
     private static void AddStorage(ICrabLambdaBuilder crabLambda, DatabaseSettings database)

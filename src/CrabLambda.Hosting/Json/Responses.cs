@@ -4,7 +4,10 @@ using CrabLambda.Functions;
 
 namespace CrabLambda.Hosting.Json;
 
+// Strict number handling on every body type keeps the OpenAPI schema honest whatever the host's JSON options.
+
 /// <summary>A function as the API shows it.</summary>
+[JsonNumberHandling(JsonNumberHandling.Strict)]
 internal sealed record FunctionResponse(
     [property: JsonPropertyName("id")] Guid Id,
     [property: JsonPropertyName("name")] string Name,
@@ -31,6 +34,7 @@ internal sealed record FunctionResponse(
 }
 
 /// <summary>One version with its code.</summary>
+[JsonNumberHandling(JsonNumberHandling.Strict)]
 internal sealed record VersionResponse(
     [property: JsonPropertyName("version")] int Version,
     [property: JsonPropertyName("code")] string Code,
@@ -55,6 +59,7 @@ internal sealed record VersionResponse(
 }
 
 /// <summary>One version in a listing: everything but the code, which can be megabytes.</summary>
+[JsonNumberHandling(JsonNumberHandling.Strict)]
 internal sealed record VersionSummaryResponse(
     [property: JsonPropertyName("version")] int Version,
     [property: JsonPropertyName("code_hash")] string CodeHash,
@@ -77,6 +82,7 @@ internal sealed record VersionSummaryResponse(
 }
 
 /// <summary>An execution record; the event and the return value are embedded as JSON values.</summary>
+[JsonNumberHandling(JsonNumberHandling.Strict)]
 internal sealed record ExecutionResponse(
     [property: JsonPropertyName("id")] Guid Id,
     [property: JsonPropertyName("function_id")] Guid FunctionId,
@@ -105,6 +111,7 @@ internal sealed record ExecutionResponse(
 }
 
 /// <summary>One line a function wrote.</summary>
+[JsonNumberHandling(JsonNumberHandling.Strict)]
 internal sealed record LogLineResponse(
     [property: JsonPropertyName("id")] Guid Id,
     [property: JsonPropertyName("execution_id")] Guid ExecutionId,
@@ -121,6 +128,7 @@ internal sealed record LogLineResponse(
 }
 
 /// <summary>The answer to an invocation; the return value is embedded as a JSON value.</summary>
+[JsonNumberHandling(JsonNumberHandling.Strict)]
 internal sealed record InvocationResponse(
     [property: JsonPropertyName("execution_id")] Guid ExecutionId,
     [property: JsonPropertyName("status")] string Status,
@@ -141,6 +149,7 @@ internal sealed record InvocationResponse(
 }
 
 /// <summary>One page of a listing.</summary>
+[JsonNumberHandling(JsonNumberHandling.Strict)]
 internal sealed record ListResponse<T>(
     [property: JsonPropertyName("items")] IReadOnlyList<T> Items,
     [property: JsonPropertyName("page")] int Page,

@@ -43,7 +43,12 @@ public sealed class ServerEndpointsTests(ServerFixture fixture) : IClassFixture<
         var schemas = document.GetProperty("components").GetProperty("schemas");
         var function = schemas.GetProperty("FunctionResponse").GetProperty("properties");
         Assert.True(function.TryGetProperty("current_version", out _));
-        Assert.True(function.TryGetProperty("memory_mb", out _));
+        Assert.Equal("integer", function.GetProperty("memory_mb").GetProperty("type").GetString());
+        var createBody = schemas.GetProperty("CreateFunctionRequest");
+        Assert.False(createBody.TryGetProperty("required", out _), "no field of a create body is required by type");
+        var invoke = paths.GetProperty("/api/functions/{name}/invoke").GetProperty("post");
+        Assert.False(invoke.GetProperty("requestBody").TryGetProperty("required", out var required)
+            && required.GetBoolean());
     }
 
     [Fact]
