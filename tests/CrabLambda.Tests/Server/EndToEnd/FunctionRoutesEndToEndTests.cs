@@ -34,6 +34,10 @@ public sealed class FunctionRoutesEndToEndTests(ServerFixture fixture) : IClassF
         var firstNames = first.GetProperty("items").EnumerateArray().Select(f => f.GetProperty("name").GetString());
         var secondNames = second.GetProperty("items").EnumerateArray().Select(f => f.GetProperty("name").GetString());
         Assert.Empty(firstNames.Intersect(secondNames));
+
+        var beyond = await Server.GetJsonAsync($"api/functions?page={int.MaxValue}&limit=100");
+        Assert.Equal(0, beyond.GetProperty("items").GetArrayLength());
+        Assert.Equal(total, beyond.GetProperty("total").GetInt64());
     }
 
     [Fact]
