@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using Npgsql;
 
@@ -16,6 +17,9 @@ namespace CrabLambda.PostgreSql;
 public static class PostgresConnectionString
 {
     private const int DefaultPort = 5432;
+
+    private static readonly SearchValues<char> _schemeCharacters =
+        SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
 
     private static readonly UTF8Encoding _strictUtf8 = new(
         encoderShouldEmitUTF8Identifier: false,
@@ -125,7 +129,7 @@ public static class PostgresConnectionString
             throw new FormatException("The PostgreSQL connection string is empty.");
         }
 
-        if (trimmed.Contains("://", StringComparison.Ordinal))
+        if (StartsWithScheme(trimmed))
         {
             return FromUrl(trimmed);
         }
@@ -150,6 +154,15 @@ public static class PostgresConnectionString
         }
 
         return builder.ConnectionString;
+    }
+
+    // Only a leading scheme makes a URL: a keyword string may hold "://" inside a value such as the password.
+    private static bool StartsWithScheme(string value)
+    {
+        var separator = value.IndexOf("://", StringComparison.Ordinal);
+        return separator > 0
+            && char.IsAsciiLetter(value[0])
+            && value.AsSpan(0, separator).ContainsAnyExcept(_schemeCharacters) is false;
     }
 
     private static string StripScheme(string url)

@@ -70,19 +70,42 @@ internal sealed partial class ExecutionRecorder : IAsyncDisposable
                     pending.Completion.TrySetResult(written.Contains(pending.Entry.Execution.Id));
                 }
             }
-            catch (Exception ex)
+            catch (Exception ex) when (batch.Count > 1)
             {
-                LogWriteFailed(ex, batch.Count);
+                // One bad record must not fail the others that shared its transaction: write them one by one.
+                LogBatchFailed(ex, batch.Count);
                 foreach (var pending in batch)
                 {
-                    pending.Completion.TrySetException(ex);
+                    await WriteAloneAsync(pending).ConfigureAwait(false);
                 }
+            }
+            catch (Exception ex)
+            {
+                LogWriteFailed(ex);
+                batch[0].Completion.TrySetException(ex);
             }
         }
     }
 
-    [LoggerMessage(1, LogLevel.Error, "Writing {Count} execution records failed; their invocations get an error")]
-    private partial void LogWriteFailed(Exception exception, int count);
+    private async Task WriteAloneAsync(Pending pending)
+    {
+        try
+        {
+            var written = await _store.AddExecutionsAsync([pending.Entry], CancellationToken.None).ConfigureAwait(false);
+            pending.Completion.TrySetResult(written.Contains(pending.Entry.Execution.Id));
+        }
+        catch (Exception ex)
+        {
+            LogWriteFailed(ex);
+            pending.Completion.TrySetException(ex);
+        }
+    }
+
+    [LoggerMessage(1, LogLevel.Error, "Writing an execution record failed; its invocation gets an error")]
+    private partial void LogWriteFailed(Exception exception);
+
+    [LoggerMessage(2, LogLevel.Warning, "Writing {Count} execution records together failed; writing them one by one")]
+    private partial void LogBatchFailed(Exception exception, int count);
 
     private sealed class Pending(ExecutionEntry entry)
     {

@@ -92,6 +92,10 @@ internal sealed partial class FunctionValidator(CrabLambdaOptions options, Runti
         {
             Add("code", "The code is required and must not be empty.");
         }
+        else if (code.Contains('\0', StringComparison.Ordinal))
+        {
+            Add("code", "The code must not contain NUL characters.");
+        }
     }
 
     public void CheckMemory(int? memoryMb)
