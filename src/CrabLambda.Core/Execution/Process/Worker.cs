@@ -207,15 +207,18 @@ internal sealed class Worker
 
         try
         {
+            // A worker that fails to load connects, sends its error and exits at once, possibly before the host saw
+            // the connection: what it sent is still waiting in the socket, so an exit alone does not end the start.
             var accept = _listener!.AcceptAsync(linked.Token).AsTask();
-            if (await Task.WhenAny(accept, process.Exited).ConfigureAwait(false) != accept)
+            var socket = await Task.WhenAny(accept, process.Exited).ConfigureAwait(false) == accept
+                ? await accept.ConfigureAwait(false)
+                : await AcceptWithinGraceAsync(accept).ConfigureAwait(false);
+            CloseListener();
+            if (socket is null)
             {
-                Observe(accept);
                 return await DescribeEarlyExitAsync().ConfigureAwait(false);
             }
 
-            var socket = await accept.ConfigureAwait(false);
-            CloseListener();
             if (!process.Owns(PeerProcessId(socket)))
             {
                 socket.Dispose();
@@ -226,7 +229,6 @@ internal sealed class Worker
             var receive = _channel.ReceiveAsync(_settings.MaxFrameBytes, _settings.MaxOutputBytes, linked.Token);
             if (await Task.WhenAny(receive, process.Exited).ConfigureAwait(false) != receive)
             {
-                // A worker that fails to load sends its error and exits at once: the message may still be in flight.
                 receive = WithinGraceAsync(receive);
             }
 
@@ -466,6 +468,20 @@ internal sealed class Worker
         }
         catch (TimeoutException)
         {
+            return null;
+        }
+    }
+
+    private async Task<Socket?> AcceptWithinGraceAsync(Task<Socket> accept)
+    {
+        try
+        {
+            return await accept.WaitAsync(_settings.OutputGrace, Time).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or SocketException or ObjectDisposedException
+            or OperationCanceledException)
+        {
+            Observe(accept);
             return null;
         }
     }

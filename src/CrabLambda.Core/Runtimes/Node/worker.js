@@ -9,6 +9,7 @@
 
 const fs = require("fs");
 const net = require("net");
+const path = require("path");
 const util = require("util");
 
 const WORKER_FILE = __filename;
@@ -19,6 +20,8 @@ const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200C\u200D]*$/u;
 const MAX_TEXT = 64 * 1024;
 const MAX_TRACE = 256 * 1024;
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+// Traces name the function's file without the host folder it sits in.
+let codePrefix = null;
 
 class LoadError extends Error {}
 
@@ -125,10 +128,11 @@ function traceOf(error) {
     return null;
   }
   // The worker's own frames and Node's internals say nothing about the function.
-  return error.stack
+  const stack = error.stack
     .split("\n")
     .filter((line) => !line.includes(WORKER_FILE) && !line.includes("node:internal"))
     .join("\n");
+  return codePrefix ? stack.split(codePrefix).join("") : stack;
 }
 
 function writeAll(fd, buffer) {
@@ -222,6 +226,7 @@ async function main() {
     process.exit(2);
   }
   process.argv = [process.argv[0], modulePath];
+  codePrefix = path.dirname(path.resolve(modulePath)) + path.sep;
 
   const socket = net.createConnection(socketPath);
   await new Promise((resolve, reject) => {
@@ -234,8 +239,10 @@ async function main() {
   try {
     handler = load(modulePath, handlerName);
   } catch (error) {
-    const trace = error instanceof LoadError ? null : traceOf(error);
-    channel.sendJson({ type: "error", error: clip(describe(error), MAX_TEXT), trace: clip(trace, MAX_TRACE) });
+    const ours = error instanceof LoadError;
+    const message = ours ? error.message : describe(error);
+    const trace = ours ? null : traceOf(error);
+    channel.sendJson({ type: "error", error: clip(message, MAX_TEXT), trace: clip(trace, MAX_TRACE) });
     // Timers the module started must not keep a worker alive that failed to load.
     socket.end(() => process.exit(1));
     return;

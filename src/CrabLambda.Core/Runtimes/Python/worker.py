@@ -19,6 +19,8 @@ import time
 import traceback
 
 _WORKER_FILE = os.path.abspath(__file__)
+# Traces name the function's file without the host folder it sits in.
+_code_prefix = None
 _MAX_TEXT = 64 * 1024
 _MAX_TRACE = 256 * 1024
 
@@ -112,7 +114,8 @@ def _format_trace(error):
         current.stack = traceback.StackSummary.from_list([f for f in current.stack if _is_user_frame(f)])
         pending.append(current.__cause__)
         pending.append(current.__context__)
-    return "".join(summary.format()).rstrip("\n")
+    text = "".join(summary.format()).rstrip("\n")
+    return text.replace(_code_prefix, "") if _code_prefix else text
 
 
 def _describe(error):
@@ -219,6 +222,8 @@ def main():
         sys.stderr.write("usage: CRABLAMBDA_SOCKET=<socket> worker.py <module path> <handler name>\n")
         return 2
     module_path, handler_name = sys.argv[1], sys.argv[2]
+    global _code_prefix
+    _code_prefix = os.path.dirname(os.path.abspath(module_path)) + os.sep
 
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(socket_path)

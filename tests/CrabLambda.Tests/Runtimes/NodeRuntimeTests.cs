@@ -1,0 +1,341 @@
+using System.Text.Json;
+using CrabLambda.Execution;
+using CrabLambda.Runtimes;
+using CrabLambda.Runtimes.Node;
+using CrabLambda.Tests.Execution.Process;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace CrabLambda.Tests.Runtimes;
+
+/// <summary>
+/// The Node.js runtime and its worker program, run on the real node through the process executor.
+/// </summary>
+public sealed class NodeRuntimeTests : IAsyncLifetime
+{
+    private const string Misbehaving = """
+        exports.handler = async (event, context) => {
+          switch (event.mode) {
+            case "throw": throw new TypeError("boom");
+            case "number": throw 42;
+            case "object": throw { a: 1 };
+            case "bigint": return { n: 10n };
+            case "circular": { const o = {}; o.self = o; return o; }
+            case "function": return () => 1;
+            case "exit": process.exit(3);
+            case "kill": process.kill(process.pid, "SIGKILL"); return await new Promise(() => {});
+            case "never": return await new Promise(() => {});
+            case "loop": for (;;) {}
+            case "undefined": return undefined;
+            default: return { pid: process.pid };
+          }
+        };
+        """;
+
+    private ExecutorHarness _harness = null!;
+
+    public Task InitializeAsync()
+    {
+        _harness = new ExecutorHarness();
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await _harness.DisposeAsync();
+
+    [Fact]
+    public async Task Invoke_ExportedHandler_ReturnsOutputLogsAndMemory()
+    {
+        var version = _harness.DeployNode("""
+            console.log("loading");
+            exports.handler = async (event, context) => {
+              console.log("one");
+              console.error("two");
+              console.log("three");
+              process.stderr.write("four\n");
+              return { greeting: "hi " + event.name, function: context.functionName };
+            };
+            """);
+
+        var outcome = await _harness.InvokeAsync(version, """{"name": "crab"}""");
+
+        Assert.Equal(ExecutionStatus.Success, outcome.Status);
+        Assert.Equal("""{"greeting":"hi crab","function":"test-function"}""", outcome.Output);
+        Assert.Equal(["loading", "one", "three"], ExecutorHarness.Lines(outcome, "info"));
+        Assert.Equal(["two", "four"], ExecutorHarness.Lines(outcome, "error"));
+        Assert.True(outcome.MemoryUsedMb > 1);
+    }
+
+    [Fact]
+    public async Task Invoke_TopLevelFunctionNotExported_IsFound()
+    {
+        var version = _harness.DeployNode(
+            "function handler(event) { return 'Hello, CrabLambda!'; }\n// a comment without a newline at the end");
+
+        var outcome = await _harness.InvokeAsync(version);
+
+        Assert.Equal(ExecutionStatus.Success, outcome.Status);
+        Assert.Equal("\"Hello, CrabLambda!\"", outcome.Output);
+    }
+
+    [Fact]
+    public async Task Invoke_TopLevelConstArrowFunction_IsFound()
+    {
+        var version = _harness.DeployNode("'use strict';\nconst handler = async (event) => event.x + 1;\n");
+
+        var outcome = await _harness.InvokeAsync(version, """{"x": 41}""");
+
+        Assert.Equal("42", outcome.Output);
+    }
+
+    [Fact]
+    public async Task Invoke_ExportAndTopLevelFunction_PrefersTheExport()
+    {
+        var version = _harness.DeployNode("""
+            function handler() { return "top-level"; }
+            module.exports = { handler: () => "exported" };
+            """);
+
+        var outcome = await _harness.InvokeAsync(version);
+
+        Assert.Equal("\"exported\"", outcome.Output);
+    }
+
+    [Fact]
+    public async Task Invoke_EventAndContext_AreTheInvocations()
+    {
+        var version = _harness.DeployNode("""
+            exports.handler = (event, context) => ({
+              event,
+              name: context.functionName,
+              version: context.functionVersion,
+              id: context.executionId,
+              aws: context.awsRequestId,
+              memory: context.memoryLimitInMB,
+              remaining: context.getRemainingTimeInMillis(),
+            });
+            """);
+        var executionId = Guid.CreateVersion7();
+
+        var outcome = await _harness.InvokeAsync(version, executionId, """{"a":[1,2.5,true,null],"b":"é ✓"}""");
+
+        using var output = JsonDocument.Parse(outcome.Output!);
+        var root = output.RootElement;
+        Assert.Equal("""{"a":[1,2.5,true,null],"b":"é ✓"}""", root.GetProperty("event").GetRawText());
+        Assert.Equal("test-function", root.GetProperty("name").GetString());
+        Assert.Equal(1, root.GetProperty("version").GetInt32());
+        Assert.Equal(executionId.ToString(), root.GetProperty("id").GetString());
+        Assert.Equal(executionId.ToString(), root.GetProperty("aws").GetString());
+        Assert.Equal(128, root.GetProperty("memory").GetInt32());
+        Assert.InRange(root.GetProperty("remaining").GetInt64(), 1, 30_000);
+    }
+
+    [Fact]
+    public async Task Invoke_UndefinedResult_IsJsonNull()
+    {
+        var version = _harness.DeployNode(Misbehaving);
+
+        var outcome = await _harness.InvokeAsync(version, """{"mode": "undefined"}""");
+
+        Assert.Equal(ExecutionStatus.Success, outcome.Status);
+        Assert.Equal("null", outcome.Output);
+    }
+
+    [Theory]
+    [InlineData("throw", "TypeError: boom")]
+    [InlineData("number", "The handler threw a value that is not an Error: 42")]
+    [InlineData("object", "The handler threw a value that is not an Error: { a: 1 }")]
+    [InlineData("bigint", "not JSON: Do not know how to serialize a BigInt")]
+    [InlineData("circular", "not JSON: Converting circular structure to JSON")]
+    [InlineData("function", "not JSON: a function cannot be serialised")]
+    [InlineData("exit", "The function exited with code 3 before it returned a result.")]
+    [InlineData("kill", "killed by signal 9")]
+    public async Task Invoke_Misbehaviour_IsAnErrorAndTheNextInvocationWorks(string mode, string expected)
+    {
+        var version = _harness.DeployNode(Misbehaving);
+
+        var failed = await _harness.InvokeAsync(version, $$"""{"mode": "{{mode}}"}""");
+        var next = await _harness.InvokeAsync(version);
+
+        Assert.Equal(ExecutionStatus.Error, failed.Status);
+        Assert.Contains(expected, failed.Error);
+        Assert.Null(failed.Output);
+        Assert.Equal(ExecutionStatus.Success, next.Status);
+    }
+
+    [Fact]
+    public async Task Invoke_ThrownError_HasTheStackOfTheFunctionOnly()
+    {
+        var version = _harness.DeployNode(Misbehaving);
+
+        var outcome = await _harness.InvokeAsync(version, """{"mode": "throw"}""");
+
+        Assert.StartsWith("TypeError: boom\n    at ", outcome.Error);
+        Assert.Contains("(function.cjs:3:", outcome.Error);
+        Assert.DoesNotContain("worker", outcome.Error);
+    }
+
+    [Theory]
+    [InlineData("never")]
+    [InlineData("loop")]
+    public async Task Invoke_PastTheTimeout_IsATimeoutAndTheNextInvocationWorks(string mode)
+    {
+        var version = ExecutorHarness.Deploy(_harness.Node, Misbehaving, timeoutSecs: 1);
+
+        var timedOut = await _harness.InvokeAsync(version, $$"""{"mode": "{{mode}}"}""");
+        var next = await _harness.InvokeAsync(version);
+
+        Assert.Equal(ExecutionStatus.Timeout, timedOut.Status);
+        Assert.Contains("timeout of 1 s", timedOut.Error);
+        Assert.Equal(ExecutionStatus.Success, next.Status);
+    }
+
+    [Fact]
+    public async Task Invoke_SyntaxError_IsAnErrorWithNodesMessage()
+    {
+        var version = _harness.DeployNode("exports.handler = (event) => {\n  return event +;\n};\n");
+
+        var outcome = await _harness.InvokeAsync(version);
+
+        Assert.Equal(ExecutionStatus.Error, outcome.Status);
+        Assert.StartsWith("SyntaxError: Unexpected token", outcome.Error);
+        Assert.Contains("\nfunction.cjs:2\n", outcome.Error);
+    }
+
+    [Fact]
+    public async Task Invoke_EsModuleSyntax_IsAnError()
+    {
+        var version = _harness.DeployNode("export const handler = () => 1;\n");
+
+        var outcome = await _harness.InvokeAsync(version);
+
+        Assert.Equal(ExecutionStatus.Error, outcome.Status);
+        Assert.StartsWith("SyntaxError:", outcome.Error);
+    }
+
+    [Theory]
+    [InlineData("exports.other = () => 1;", "handler")]
+    [InlineData("const handler = 5;", "handler")]
+    [InlineData("exports.handler = () => 1;", "fetch")]
+    public async Task Invoke_NoSuchFunction_IsAnErrorNamingIt(string code, string handler)
+    {
+        var version = _harness.DeployNode(code, handler: handler);
+
+        var outcome = await _harness.InvokeAsync(version);
+
+        Assert.Equal(ExecutionStatus.Error, outcome.Status);
+        Assert.Equal(
+            $"The module exports no function named '{handler}' and declares no top-level function of that name.",
+            outcome.Error);
+    }
+
+    [Fact]
+    public async Task Invoke_TopLevelFunctionNamedLikeAGlobal_IsTheModules()
+    {
+        var version = _harness.DeployNode("function fetch() { return 'mine'; }\n", handler: "fetch");
+
+        var outcome = await _harness.InvokeAsync(version);
+
+        Assert.Equal("\"mine\"", outcome.Output);
+    }
+
+    [Fact]
+    public async Task Invoke_LoadTimeThrow_IsAnErrorWithTheStack()
+    {
+        var version = _harness.DeployNode("console.log('about to fail');\nthrow new Error('broken at load');\n");
+
+        var outcome = await _harness.InvokeAsync(version);
+
+        Assert.Equal(ExecutionStatus.Error, outcome.Status);
+        Assert.StartsWith("Error: broken at load", outcome.Error);
+        Assert.Equal(["about to fail"], ExecutorHarness.Lines(outcome, "info"));
+    }
+
+    [Fact]
+    public async Task Invoke_ProcessExitWhileLoading_IsAnError()
+    {
+        var version = _harness.DeployNode("process.exit(5);\n");
+
+        var outcome = await _harness.InvokeAsync(version);
+
+        Assert.Equal("The function exited with code 5 before it was ready.", outcome.Error);
+    }
+
+    [Theory]
+    [InlineData("handler", true)]
+    [InlineData("$handler_2", true)]
+    [InlineData("münze", true)]
+    [InlineData("", false)]
+    [InlineData("2fast", false)]
+    [InlineData("a-b", false)]
+    [InlineData("index.handler", false)]
+    [InlineData("handler()", false)]
+    [InlineData("function", false)]
+    [InlineData("require", false)]
+    [InlineData("module", false)]
+    public void ValidateHandler_Name_AcceptsOnlyIdentifiers(string handler, bool valid)
+    {
+        Assert.Equal(valid, _harness.Node.ValidateHandler(handler) is null);
+    }
+
+    [Fact]
+    public void Name_IsNodeWithTheAliasNodejs()
+    {
+        Assert.Equal("node", _harness.Node.Name);
+        Assert.Equal(["nodejs"], _harness.Node.Aliases);
+    }
+
+    [Fact]
+    public async Task GetLaunch_Interpreter_IsAnAbsolutePathAndTheCodeIsCommonJs()
+    {
+        var version = _harness.DeployNode("exports.handler = () => 1;\n");
+        var directory = Directory.CreateTempSubdirectory("crablambda-code-").FullName;
+        try
+        {
+            var launch = await _harness.Node.GetLaunchAsync(version, directory, CancellationToken.None);
+
+            Assert.True(Path.IsPathRooted(launch.Executable));
+            Assert.True(File.Exists(launch.Executable));
+            var module = Path.Combine(directory, "function.cjs");
+            Assert.StartsWith("exports.handler = () => 1;\n", File.ReadAllText(module));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task GetLaunch_InterpreterOverride_IsUsed()
+    {
+        var node = new NodeRuntime(
+            Options.Create(new CrabLambdaOptions { WorkDirectory = _harness.WorkDirectory }),
+            Options.Create(new NodeRuntimeOptions { Interpreter = "/no/such/node" }),
+            TimeProvider.System,
+            NullLogger<NodeRuntime>.Instance);
+        var version = _harness.DeployNode("exports.handler = () => 1;\n");
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(
+            () => node.GetLaunchAsync(version, _harness.WorkDirectory, CancellationToken.None));
+
+        Assert.Contains("/no/such/node", error.Message);
+        Assert.Contains(NodeRuntime.InterpreterVariable, error.Message);
+    }
+
+    [Fact]
+    public async Task GetLaunch_InvalidHandler_ThrowsBeforeAnyCodeIsWritten()
+    {
+        var version = _harness.DeployNode("x = 1;\n", handler: "a;process.exit(1)");
+        var directory = Directory.CreateTempSubdirectory("crablambda-code-").FullName;
+        try
+        {
+            await Assert.ThrowsAsync<FunctionCodeException>(
+                () => _harness.Node.GetLaunchAsync(version, directory, CancellationToken.None));
+
+            Assert.Empty(Directory.GetFiles(directory));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+}
