@@ -44,7 +44,11 @@ public sealed class ServerHarness : IAsyncDisposable
     public string DatabasePath => Path.Combine(_directory, "crablambda.db");
 
     /// <summary>Starts a server; <paramref name="variables"/> add to or override the harness's own.</summary>
-    public static async Task<ServerHarness> StartAsync(IReadOnlyDictionary<string, string?>? variables = null)
+    /// <param name="variables">Configuration variables beyond the harness's own.</param>
+    /// <param name="configure">Changes to the application before it is built, for example a replaced service.</param>
+    public static async Task<ServerHarness> StartAsync(
+        IReadOnlyDictionary<string, string?>? variables = null,
+        Action<WebApplicationBuilder>? configure = null)
     {
         Tools.Require("python3");
         Tools.Require("node");
@@ -71,6 +75,7 @@ public sealed class ServerHarness : IAsyncDisposable
                 builder.Logging.AddProvider(logs);
                 builder.Services.PostConfigure<CrabLambdaOptions>(
                     o => o.WorkDirectory = Path.Combine(directory, "work"));
+                configure?.Invoke(builder);
             });
         await app.StartAsync();
 

@@ -149,11 +149,36 @@ public sealed class ServerSettingsTests
         Assert.Contains("EXECUTOR=docker is not available", Assert.Single(exception.Problems));
     }
 
+    [Theory]
+    [InlineData("auto", IsolationMode.Auto)]
+    [InlineData("NONE", IsolationMode.None)]
+    public void Parse_IsolationAutoOrNone_IsAccepted(string value, IsolationMode expected)
+    {
+        var settings = ServerSettings.Parse(new Dictionary<string, string?> { ["ISOLATION"] = value });
+
+        Assert.Equal(expected, settings.Isolation);
+    }
+
     [Fact]
-    public void Parse_DatabasePasswordInABadUrl_IsNotEchoed()
+    public void Parse_SandboxIsolation_FailsSayingItIsNotAvailable()
+    {
+        var exception = Assert.Throws<ServerConfigurationException>(
+            () => ServerSettings.Parse(new Dictionary<string, string?> { ["ISOLATION"] = "sandbox" }));
+
+        var problem = Assert.Single(exception.Problems);
+        Assert.StartsWith("ISOLATION=sandbox is not available", problem);
+        Assert.Contains("ISOLATION=none", problem);
+    }
+
+    [Theory]
+    [InlineData("mysql://root:hunter2@localhost/db")]
+    [InlineData("postgresql://root:hunter2@")]
+    [InlineData("postgresql://root:hunter2@host/db#x")]
+    [InlineData("Host=;Password=hunter2")]
+    public void Parse_DatabasePasswordInABadUrl_IsNotEchoed(string url)
     {
         var exception = Assert.Throws<ServerConfigurationException>(() => ServerSettings.Parse(
-            new Dictionary<string, string?> { ["DATABASE_URL"] = "mysql://root:hunter2@localhost/db" }));
+            new Dictionary<string, string?> { ["DATABASE_URL"] = url }));
 
         Assert.DoesNotContain("hunter2", exception.Message);
         Assert.Contains("DATABASE_URL", exception.Message);

@@ -2,8 +2,11 @@ using System.Net;
 using System.Net.Http.Headers;
 using CrabLambda.Server;
 using CrabLambda.Server.Configuration;
+using CrabLambda.Storage;
 using CrabLambda.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Moq;
 
 namespace CrabLambda.Tests.Server.EndToEnd;
 
@@ -20,6 +23,24 @@ public sealed class ServerEndpointsTests(ServerFixture fixture) : IClassFixture<
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
         Assert.Contains("ready", await ready.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task HealthReady_StoreNotAnswering_Is503WhileLiveStays200()
+    {
+        var store = new Mock<IFunctionStore>();
+        store.Setup(s => s.MigrateAsync(It.IsAny<CancellationToken>())).Returns(Task.CompletedTask);
+        store.Setup(s => s.PingAsync(It.IsAny<CancellationToken>())).ReturnsAsync(false);
+        var server = await ServerHarness.StartAsync(
+            configure: builder => builder.Services.AddSingleton(store.Object));
+        await using var _ = server;
+
+        var live = await server.Http.GetAsync("health");
+        var ready = await server.Http.GetAsync("health/ready");
+
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Contains("not ready", await ready.Content.ReadAsStringAsync());
     }
 
     [Fact]

@@ -30,17 +30,12 @@ public sealed class ServerProcessTests : IDisposable
     {
         Tools.Require("python3");
         var port = FreePort();
-        var start = new ProcessStartInfo("dotnet", [ServerAssembly()])
-        {
-            WorkingDirectory = _directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.Environment["SERVER_HOST"] = "127.0.0.1";
-        start.Environment["SERVER_PORT"] = port.ToString();
-        start.Environment.Remove("DATABASE_URL");
-        start.Environment.Remove("ASPNETCORE_URLS");
+
+        // The port comes from .env alone; the memory default from both, and the real environment wins.
+        File.WriteAllText(
+            Path.Combine(_directory, ".env"),
+            $"SERVER_PORT={port}\nDEFAULT_MEMORY_MB=64\n");
+        var start = StartInfo(new Dictionary<string, string> { ["DEFAULT_MEMORY_MB"] = "96" });
         var output = new StringBuilder();
 
         using var server = Process.Start(start)!;
@@ -63,7 +58,8 @@ public sealed class ServerProcessTests : IDisposable
                     """
                     {"name":"hello","runtime":"python","handler":"handler","code":"def handler(e):\n    return 'hi'\n"}
                     """));
-            await ServerHarness.ExpectAsync(deploy, HttpStatusCode.Created);
+            var function = await ServerHarness.ExpectAsync(deploy, HttpStatusCode.Created);
+            Assert.Equal(96, function.GetProperty("memory_mb").GetInt32());
             var result = await ServerHarness.ExpectAsync(
                 await http.PostAsync("api/functions/hello/invoke", null),
                 HttpStatusCode.OK);
@@ -90,6 +86,55 @@ public sealed class ServerProcessTests : IDisposable
                 server.Kill(entireProcessTree: true);
             }
         }
+    }
+
+    [Fact]
+    public async Task ServerProcess_BadConfiguration_ExitsWith1NamingEachVariable()
+    {
+        var start = StartInfo(new Dictionary<string, string>
+        {
+            ["SERVER_PORT"] = "abc",
+            ["MAX_TIMEOUT_SECS"] = "5000",
+            ["DATABASE_URL"] = "mysql://root:hunter2@localhost/db",
+        });
+
+        using var server = Process.Start(start)!;
+        var errors = server.StandardError.ReadToEndAsync();
+        var output = server.StandardOutput.ReadToEndAsync();
+        using var exited = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        await server.WaitForExitAsync(exited.Token);
+
+        Assert.Equal(1, server.ExitCode);
+        var message = await errors;
+        Assert.Contains("SERVER_PORT=abc", message);
+        Assert.Contains("MAX_TIMEOUT_SECS=5000", message);
+        Assert.Contains("DATABASE_URL", message);
+        Assert.DoesNotContain("hunter2", message + await output);
+    }
+
+    private ProcessStartInfo StartInfo(IReadOnlyDictionary<string, string> variables)
+    {
+        var start = new ProcessStartInfo("dotnet", [ServerAssembly()])
+        {
+            WorkingDirectory = _directory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+
+        // Only what the test sets: nothing of the test run's own environment may configure the server.
+        foreach (var name in new[] { "DATABASE_URL", "SERVER_PORT", "ENABLE_AUTH", "API_KEY", "ASPNETCORE_URLS" })
+        {
+            start.Environment.Remove(name);
+        }
+
+        start.Environment["SERVER_HOST"] = "127.0.0.1";
+        foreach (var (name, value) in variables)
+        {
+            start.Environment[name] = value;
+        }
+
+        return start;
     }
 
     // The server's build output beside the tests' own, in the same configuration.
