@@ -79,8 +79,9 @@ internal static class JsonBody
 
         try
         {
+            // Not null: the body is an object, checked above.
             problem = null;
-            return JsonSerializer.Deserialize(json, typeInfo) ?? throw new JsonException(null, "$", null, null);
+            return JsonSerializer.Deserialize(json, typeInfo)!;
         }
         catch (JsonException exception)
         {

@@ -57,8 +57,7 @@ public static partial class CrabLambdaServer
         {
             try
             {
-                await app.RunAsync();
-                return 0;
+                await app.StartAsync();
             }
             catch (OptionsValidationException exception)
             {
@@ -70,6 +69,10 @@ public static partial class CrabLambdaServer
                 await Console.Error.WriteLineAsync("CrabLambda could not start: " + exception.Message);
                 return 1;
             }
+
+            // Returns after Ctrl-C or SIGTERM, once the host has stopped, with every worker.
+            await app.WaitForShutdownAsync();
+            return 0;
         }
     }
 
@@ -116,8 +119,8 @@ public static partial class CrabLambdaServer
         return app;
     }
 
-    // One line per request is noise for an operator; appsettings.json, Logging__LogLevel__* variables and
-    // command-line arguments still override these, because they come first in the list of sources.
+    // One line per request is noise for an operator. These defaults go first in the list of sources, so
+    // appsettings.json, Logging__LogLevel__* variables and command-line arguments still override them.
     private static void AddLoggingDefaults(ConfigurationManager configuration)
     {
         var defaults = new MemoryConfigurationSource

@@ -112,6 +112,27 @@ public sealed class ServerProcessTests : IDisposable
         Assert.DoesNotContain("hunter2", message + await output);
     }
 
+    [Fact]
+    public async Task ServerProcess_DatabaseUnreachable_ExitsWith1SayingWhy()
+    {
+        var start = StartInfo(new Dictionary<string, string>
+        {
+            ["SERVER_PORT"] = FreePort().ToString(),
+            ["DATABASE_URL"] = $"postgresql://crab:hunter2@127.0.0.1:{FreePort()}/crablambda",
+        });
+
+        using var server = Process.Start(start)!;
+        var errors = server.StandardError.ReadToEndAsync();
+        var output = server.StandardOutput.ReadToEndAsync();
+        using var exited = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        await server.WaitForExitAsync(exited.Token);
+
+        Assert.Equal(1, server.ExitCode);
+        var message = await errors;
+        Assert.Contains("could not start", message);
+        Assert.DoesNotContain("hunter2", message + await output);
+    }
+
     private ProcessStartInfo StartInfo(IReadOnlyDictionary<string, string> variables)
     {
         var start = new ProcessStartInfo("dotnet", [ServerAssembly()])
