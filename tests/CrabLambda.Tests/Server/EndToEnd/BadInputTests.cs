@@ -113,6 +113,21 @@ public sealed class BadInputTests(SmallLimitsServerFixture fixture) : IClassFixt
     }
 
     [Fact]
+    public async Task Create_CodeJustUnderTheLimitEscapedSixfold_IsAccepted()
+    {
+        // The serializer writes each '"' as \u0022: six bytes of body per byte of code.
+        var code = "def handler(event):\n    return 1\n#" + new string('"', (1024 * 1024) - 64);
+        var body = JsonSerializer.Serialize(new { name = "escaped", runtime = "python", code, handler = "handler" });
+        Assert.True(body.Length > 6 * 1000 * 1000);
+
+        var response = await Server.Http.PostAsync("api/functions", new StringContent(body, Encoding.UTF8));
+
+        await ServerHarness.ExpectAsync(response, HttpStatusCode.Created);
+        var result = await Server.InvokeAsync("escaped");
+        Assert.Equal(1, result.GetProperty("output").GetInt32());
+    }
+
+    [Fact]
     public async Task Create_BodyFarOverTheLimit_Is413()
     {
         var code = new string('#', 8 * 1024 * 1024);
