@@ -4,9 +4,9 @@
 #   scripts/test.sh                 # everything
 #   scripts/test.sh --filter Name   # extra arguments go to dotnet test
 #
-# Installs missing Debian packages when run as root (bubblewrap, the serde_json crate, PostgreSQL), so it works on
-# a fresh machine. PostgreSQL is started by the tests themselves in a temporary folder, unless
-# CRABLAMBDA_TEST_POSTGRES names a server to use.
+# Installs missing Debian packages when run as root (bubblewrap, the serde_json and serde_derive crates,
+# PostgreSQL), so it works on a fresh machine. PostgreSQL is started by the tests themselves in a temporary
+# folder, unless CRABLAMBDA_TEST_POSTGRES names a server to use.
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -16,6 +16,8 @@ need_packages=()
 command -v bwrap >/dev/null || need_packages+=(bubblewrap)
 [ -d /usr/share/cargo/registry/serde_json-1.0.87 ] || ls -d /usr/share/cargo/registry/serde_json-* >/dev/null 2>&1 \
     || need_packages+=(librust-serde-json-dev)
+# Rust functions may derive serde's traits; Debian only suggests the derive crate.
+ls -d /usr/share/cargo/registry/serde_derive-* >/dev/null 2>&1 || need_packages+=(librust-serde+serde-derive-dev)
 command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_packages+=(postgresql)
 command -v python3 >/dev/null || need_packages+=(python3)
 command -v node >/dev/null || need_packages+=(nodejs)
