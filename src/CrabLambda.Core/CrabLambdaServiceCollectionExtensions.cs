@@ -53,9 +53,10 @@ public static class CrabLambdaServiceCollectionExtensions
                 sp.GetRequiredService<StoreInitializer>()));
         services.TryAddSingleton(sp => new CrabLambdaHealth(sp, sp.GetRequiredService<StoreInitializer>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Hosting.IHostedService, RetentionService>());
+
         services.TryAddSingleton<IWorkerLauncher, SessionWorkerLauncher>();
         services.TryAddSingleton<IExecutor, ProcessExecutor>();
-        services.AddHostedService<WorkerShutdownService>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Hosting.IHostedService, WorkerShutdownService>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IRuntime, PythonRuntime>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IRuntime, NodeRuntime>());
         services.AddRustRuntime();

@@ -267,8 +267,10 @@ internal sealed class Worker
         {
             return $"The worker broke the worker protocol while starting: {e.Message}";
         }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException
+            or OperationCanceledException)
         {
+            // The connection broke, or was closed under the start because the worker is being stopped.
             return await DescribeEarlyExitAsync().ConfigureAwait(false);
         }
     }
@@ -330,8 +332,10 @@ internal sealed class Worker
             var error = $"The worker broke the worker protocol: {e.Message}";
             return Outcome(ExecutionStatus.Error, null, error, startedAt, null, lines);
         }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException
+            or OperationCanceledException)
         {
+            // The connection broke, or was closed under the invocation because the worker is being stopped.
             message = null;
         }
 

@@ -6,6 +6,7 @@ using CrabLambda.Functions;
 using CrabLambda.Runtimes;
 using CrabLambda.Runtimes.Node;
 using CrabLambda.Runtimes.Python;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -19,7 +20,10 @@ internal sealed class ExecutorHarness : IAsyncDisposable
 {
     private readonly string _workDirectory;
 
-    public ExecutorHarness(TimeProvider? timeProvider = null, Action<CrabLambdaOptions>? configure = null)
+    public ExecutorHarness(
+        TimeProvider? timeProvider = null,
+        Action<CrabLambdaOptions>? configure = null,
+        ILogger<ProcessExecutor>? logger = null)
     {
         _workDirectory = Directory.CreateTempSubdirectory("crablambda-tests-").FullName;
         TimeProvider = timeProvider ?? TimeProvider.System;
@@ -41,7 +45,7 @@ internal sealed class ExecutorHarness : IAsyncDisposable
             options,
             new SessionWorkerLauncher(),
             TimeProvider,
-            NullLogger<ProcessExecutor>.Instance);
+            logger ?? NullLogger<ProcessExecutor>.Instance);
     }
 
     public CrabLambdaOptions Options { get; }

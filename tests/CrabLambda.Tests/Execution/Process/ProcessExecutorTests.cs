@@ -190,7 +190,7 @@ public sealed class ProcessExecutorTests : IAsyncLifetime
     {
         var services = new ServiceCollection();
         services.AddLogging();
-        services.AddCrabLambda(o => o.WorkDirectory = _scratch);
+        services.AddCrabLambda(o => o.WorkDirectory = _scratch).AddSqlite(Path.Combine(_scratch, "crablambda.db"));
         await using var provider = services.BuildServiceProvider();
         var executor = provider.GetRequiredService<IExecutor>();
         var python = provider.GetServices<IRuntime>().Single(r => r.Name == "python");
@@ -228,6 +228,31 @@ public sealed class ProcessExecutorTests : IAsyncLifetime
             Assert.StartsWith(_harness.WorkDirectory, environment["HOME"]);
             Assert.DoesNotContain("do-not-leak", outcome.Output);
         }
+    }
+
+    [Fact]
+    public async Task Execute_FunctionReadsStdin_GetsEndOfFile()
+    {
+        var python = _harness.DeployPython("import sys\n\ndef handler(event):\n    return sys.stdin.read()\n");
+        var node = _harness.DeployNode("exports.handler = () => require('fs').readFileSync(0, 'utf8');\n");
+
+        var fromPython = await _harness.InvokeAsync(python);
+        var fromNode = await _harness.InvokeAsync(node);
+
+        Assert.Equal("\"\"", fromPython.Output);
+        Assert.Equal("\"\"", fromNode.Output);
+    }
+
+    [Fact]
+    public async Task Execute_PythonModule_LeavesNoBytecodeBehind()
+    {
+        var version = _harness.DeployPython("import json\n\ndef handler(event):\n    return json.dumps(event)\n");
+
+        var outcome = await _harness.InvokeAsync(version);
+
+        Assert.Equal(ExecutionStatus.Success, outcome.Status);
+        Assert.Empty(Directory.GetDirectories(_harness.WorkDirectory, "__pycache__", SearchOption.AllDirectories));
+        Assert.Empty(Directory.GetFiles(_harness.WorkDirectory, "*.pyc", SearchOption.AllDirectories));
     }
 
     [Fact]
