@@ -1,0 +1,94 @@
+using System.Buffers;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace CrabLambda.Hosting;
+
+/// <summary>
+/// Reads a request body whole, up to a limit of its own, whatever limit the host's server has.
+/// </summary>
+internal static class RequestBody
+{
+    // Bodies that announce a length up to this are read straight into an array of that length; a longer announced
+    // length is not trusted with an allocation before the bytes have arrived.
+    private const int ExactAllocationLimit = 1024 * 1024;
+    private const int FirstChunk = 16 * 1024;
+
+    /// <summary>
+    /// Reads the body. Returns <see langword="null"/> when it is larger than <paramref name="limit"/> bytes.
+    /// </summary>
+    public static async ValueTask<byte[]?> ReadAsync(
+        HttpRequest request,
+        long limit,
+        CancellationToken cancellationToken)
+    {
+        if (request.ContentLength > limit)
+        {
+            return null;
+        }
+
+        // The server's own limit may be lower (Kestrel's default is 30 MB) or higher than ours; ours applies.
+        var sizeFeature = request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        if (sizeFeature is { IsReadOnly: false })
+        {
+            sizeFeature.MaxRequestBodySize = limit;
+        }
+
+        if (request.ContentLength is { } length and <= ExactAllocationLimit)
+        {
+            return await ReadExactAsync(request.Body, (int)length, cancellationToken);
+        }
+
+        return await ReadGrowingAsync(request.Body, limit, cancellationToken);
+    }
+
+    private static async ValueTask<byte[]> ReadExactAsync(Stream body, int length, CancellationToken cancellationToken)
+    {
+        if (length == 0)
+        {
+            return [];
+        }
+
+        var buffer = new byte[length];
+        await body.ReadExactlyAsync(buffer, cancellationToken);
+        return buffer;
+    }
+
+    private static async ValueTask<byte[]?> ReadGrowingAsync(
+        Stream body,
+        long limit,
+        CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(FirstChunk);
+        var filled = 0;
+        try
+        {
+            while (true)
+            {
+                if (filled == buffer.Length)
+                {
+                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(buffer.Length * 2L, limit + 1));
+                    buffer.AsSpan(0, filled).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+
+                var read = await body.ReadAsync(buffer.AsMemory(filled), cancellationToken);
+                if (read == 0)
+                {
+                    return buffer.AsSpan(0, filled).ToArray();
+                }
+
+                filled += read;
+                if (filled > limit)
+                {
+                    return null;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}

@@ -1,0 +1,293 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using CrabLambda.Tests.Infrastructure;
+using static CrabLambda.Tests.Server.EndToEnd.FunctionRoutesEndToEndTests;
+
+namespace CrabLambda.Tests.Server.EndToEnd;
+
+/// <summary>A server with a 1 MiB code limit and a 60-second timeout limit, so both are cheap to pass.</summary>
+public sealed class SmallLimitsServerFixture : ServerFixture
+{
+    protected override IReadOnlyDictionary<string, string?> Variables { get; } = new Dictionary<string, string?>
+    {
+        ["MAX_FUNCTION_SIZE_MB"] = "1",
+        ["MAX_TIMEOUT_SECS"] = "60",
+        ["DEFAULT_TIMEOUT_SECS"] = "10",
+    };
+}
+
+public sealed class BadInputTests(SmallLimitsServerFixture fixture) : IClassFixture<SmallLimitsServerFixture>
+{
+    private const string Code = "def handler(event):\n    return event\n";
+
+    private ServerHarness Server => fixture.Server;
+
+    public static TheoryData<string, string> BadDefinitions => new()
+    {
+        { """{"name":"bad-runtime","runtime":"cobol","code":"x","handler":"h"}""", "runtime" },
+        { """{"name":"a/b","runtime":"python","code":"x","handler":"h"}""", "name" },
+        { """{"name":"..","runtime":"python","code":"x","handler":"h"}""", "name" },
+        { """{"name":"../etc","runtime":"python","code":"x","handler":"h"}""", "name" },
+        { """{"name":"has space","runtime":"python","code":"x","handler":"h"}""", "name" },
+        { $$"""{"name":"{{new string('n', 300)}}","runtime":"python","code":"x","handler":"h"}""", "name" },
+        { """{"name":"-dash-first","runtime":"python","code":"x","handler":"h"}""", "name" },
+        { """{"name":"","runtime":"python","code":"x","handler":"h"}""", "name" },
+        { """{"name":"mem-zero","runtime":"python","code":"x","handler":"h","memory_mb":0}""", "memory_mb" },
+        { """{"name":"mem-big","runtime":"python","code":"x","handler":"h","memory_mb":20000}""", "memory_mb" },
+        { """{"name":"mem-text","runtime":"python","code":"x","handler":"h","memory_mb":"x"}""", "memory_mb" },
+        { """{"name":"t-zero","runtime":"python","code":"x","handler":"h","timeout_secs":0}""", "timeout_secs" },
+        { """{"name":"t-big","runtime":"python","code":"x","handler":"h","timeout_secs":61}""", "timeout_secs" },
+        { """{"name":"no-code","runtime":"python","handler":"h"}""", "code" },
+        { """{"name":"no-handler","runtime":"python","code":"x"}""", "handler" },
+        { """{"runtime":"python","code":"x","handler":"h"}""", "name" },
+        { """[{"name":"array"}]""", "body" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadDefinitions))]
+    public async Task Create_InvalidDefinition_Is400NamingTheFieldAndStoresNothing(string body, string field)
+    {
+        var before = await CountFunctionsAsync();
+
+        var response = await PostFunctionAsync(body);
+
+        var problem = await ExpectProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.True(
+            problem.GetProperty("errors").TryGetProperty(field, out _),
+            $"the problem should name {field}: {problem}");
+        Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("detail").GetString()));
+        Assert.Equal(before, await CountFunctionsAsync());
+    }
+
+    [Theory]
+    [InlineData("{\"name\":\"broken\",")]
+    [InlineData("name=broken&runtime=python")]
+    [InlineData("{\"name\":\"broken\"}}")]
+    public async Task Create_MalformedJson_Is400AndStoresNothing(string body)
+    {
+        var before = await CountFunctionsAsync();
+
+        var response = await PostFunctionAsync(body);
+
+        var problem = await ExpectProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Contains("JSON", problem.GetProperty("detail").GetString());
+        Assert.Equal(before, await CountFunctionsAsync());
+    }
+
+    [Fact]
+    public async Task Create_EmptyBody_Is400()
+    {
+        var response = await PostFunctionAsync("");
+
+        await ExpectProblemAsync(response, HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task Create_ValidJsonWithATextContentType_IsAccepted()
+    {
+        var body = JsonSerializer.Serialize(
+            new { name = "text-plain", runtime = "python", code = Code, handler = "handler" });
+
+        var response = await Server.Http.PostAsync(
+            "api/functions",
+            new StringContent(body, Encoding.UTF8, "text/plain"));
+
+        await ServerHarness.ExpectAsync(response, HttpStatusCode.Created);
+    }
+
+    [Fact]
+    public async Task Create_CodeOverTheSizeLimit_Is413AndStoresNothing()
+    {
+        var code = "x = 1\n" + new string('#', 1024 * 1024);
+
+        var response = await Server.Http.PostAsync(
+            "api/functions",
+            new StringContent(
+                JsonSerializer.Serialize(new { name = "too-big", runtime = "python", code, handler = "handler" }),
+                Encoding.UTF8));
+
+        var problem = await ExpectProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
+        Assert.Contains("MAX_FUNCTION_SIZE_MB", problem.GetProperty("detail").GetString());
+        await ExpectProblemAsync(await Server.Http.GetAsync("api/functions/too-big"), HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task Create_CodeJustUnderTheLimitEscapedSixfold_IsAccepted()
+    {
+        // The serializer writes each '"' as \u0022: six bytes of body per byte of code.
+        var code = "def handler(event):\n    return 1\n#" + new string('"', (1024 * 1024) - 64);
+        var body = JsonSerializer.Serialize(new { name = "escaped", runtime = "python", code, handler = "handler" });
+        Assert.True(body.Length > 6 * 1000 * 1000);
+
+        var response = await Server.Http.PostAsync("api/functions", new StringContent(body, Encoding.UTF8));
+
+        await ServerHarness.ExpectAsync(response, HttpStatusCode.Created);
+        var result = await Server.InvokeAsync("escaped");
+        Assert.Equal(1, result.GetProperty("output").GetInt32());
+    }
+
+    [Fact]
+    public async Task Create_BodyFarOverTheLimit_Is413()
+    {
+        var code = new string('#', 8 * 1024 * 1024);
+
+        var response = await Server.Http.PostAsync(
+            "api/functions",
+            new StringContent(
+                JsonSerializer.Serialize(new { name = "far-too-big", runtime = "python", code, handler = "handler" }),
+                Encoding.UTF8));
+
+        await ExpectProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
+        await ExpectProblemAsync(await Server.Http.GetAsync("api/functions/far-too-big"), HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task Create_DuplicateName_Is409AndKeepsTheFirst()
+    {
+        await Server.DeployAsync("taken", "python", Code);
+
+        var response = await PostFunctionAsync(
+            JsonSerializer.Serialize(new { name = "taken", runtime = "node", code = "x", handler = "handler" }));
+
+        await ExpectProblemAsync(response, HttpStatusCode.Conflict);
+        var function = await Server.GetJsonAsync("api/functions/taken");
+        Assert.Equal("python", function.GetProperty("runtime").GetString());
+    }
+
+    [Fact]
+    public async Task Update_InvalidValues_Is400AndMakesNoVersion()
+    {
+        await Server.DeployAsync("stay-same", "python", Code);
+
+        var memory = await PutAsync("stay-same", """{"memory_mb":0}""");
+        var timeout = await PutAsync("stay-same", """{"timeout_secs":1000}""");
+        var empty = await PutAsync("stay-same", """{"code":""}""");
+        var malformed = await PutAsync("stay-same", """{"code":""");
+
+        await ExpectProblemAsync(memory, HttpStatusCode.BadRequest);
+        await ExpectProblemAsync(timeout, HttpStatusCode.BadRequest);
+        await ExpectProblemAsync(empty, HttpStatusCode.BadRequest);
+        await ExpectProblemAsync(malformed, HttpStatusCode.BadRequest);
+        var versions = await Server.GetJsonAsync("api/functions/stay-same/versions");
+        Assert.Equal(1, versions.GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Update_UnknownFunction_Is404()
+    {
+        var response = await PutAsync("never-made", """{"memory_mb":256}""");
+
+        await ExpectProblemAsync(response, HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task Versions_UnknownOrMalformed_Are404And400()
+    {
+        await Server.DeployAsync("few-versions", "python", Code);
+
+        await ExpectProblemAsync(
+            await Server.Http.GetAsync("api/functions/few-versions/versions/99"),
+            HttpStatusCode.NotFound);
+        await ExpectProblemAsync(
+            await Server.Http.PostAsync("api/functions/few-versions/versions/99/invoke", null),
+            HttpStatusCode.NotFound);
+        await ExpectProblemAsync(
+            await Server.Http.PostAsync("api/functions/few-versions/rollback/99", null),
+            HttpStatusCode.NotFound);
+        await ExpectProblemAsync(
+            await Server.Http.GetAsync("api/functions/few-versions/versions/latest"),
+            HttpStatusCode.BadRequest);
+        await ExpectProblemAsync(
+            await Server.Http.PostAsync("api/functions/few-versions/rollback/two", null),
+            HttpStatusCode.BadRequest);
+
+        var function = await Server.GetJsonAsync("api/functions/few-versions");
+        Assert.Equal(1, function.GetProperty("current_version").GetInt32());
+        var history = await Server.GetJsonAsync("api/functions/few-versions/executions");
+        Assert.Equal(0, history.GetArrayLength());
+    }
+
+    [Theory]
+    [InlineData("strict-1", "{")]
+    [InlineData("strict-2", "not json")]
+    [InlineData("strict-3", "{\"a\":1} {\"b\":2}")]
+    public async Task Invoke_InvalidJson_Is400AndRecordsNothing(string name, string body)
+    {
+        await Server.DeployAsync(name, "python", Code);
+
+        var response = await Server.Http.PostAsync(
+            $"api/functions/{name}/invoke",
+            new StringContent(body, Encoding.UTF8, "application/json"));
+
+        await ExpectProblemAsync(response, HttpStatusCode.BadRequest);
+        var history = await Server.GetJsonAsync($"api/functions/{name}/executions");
+        Assert.Equal(0, history.GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Invoke_EventOverTheLimit_Is413AndRecordsNothing()
+    {
+        await Server.DeployAsync("big-event", "python", Code);
+        var body = $"\"{new string('x', 7 * 1024 * 1024)}\"";
+
+        var response = await Server.Http.PostAsync(
+            "api/functions/big-event/invoke",
+            new StringContent(body, Encoding.UTF8, "application/json"));
+
+        await ExpectProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
+        var history = await Server.GetJsonAsync("api/functions/big-event/executions");
+        Assert.Equal(0, history.GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Invoke_UnknownFunction_Is404()
+    {
+        var response = await Server.Http.PostAsync("api/functions/nobody/invoke", new StringContent("{}"));
+
+        await ExpectProblemAsync(response, HttpStatusCode.NotFound);
+    }
+
+    [Theory]
+    [InlineData("api/functions?page=0")]
+    [InlineData("api/functions?limit=0")]
+    [InlineData("api/functions?limit=1000000")]
+    [InlineData("api/functions/any/executions?status=bogus")]
+    [InlineData("api/executions/not-a-uuid")]
+    [InlineData("api/executions/not-a-uuid/logs")]
+    public async Task Read_BadQueryOrRouteValue_Is400(string path)
+    {
+        var response = await Server.Http.GetAsync(path);
+
+        await ExpectProblemAsync(response, HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task Read_UnknownExecution_Is404()
+    {
+        var id = Guid.NewGuid();
+
+        await ExpectProblemAsync(await Server.Http.GetAsync($"api/executions/{id}"), HttpStatusCode.NotFound);
+        await ExpectProblemAsync(await Server.Http.GetAsync($"api/executions/{id}/logs"), HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task UnknownRouteAndWrongMethod_AreProblemsToo()
+    {
+        var unknown = await Server.Http.GetAsync("api/nothing-here");
+        var wrongMethod = await Server.Http.PatchAsync("api/functions/x", new StringContent("{}"));
+
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Equal("application/problem+json", unknown.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, wrongMethod.StatusCode);
+    }
+
+    private Task<HttpResponseMessage> PostFunctionAsync(string body) =>
+        Server.Http.PostAsync("api/functions", new StringContent(body, Encoding.UTF8, "application/json"));
+
+    private Task<HttpResponseMessage> PutAsync(string name, string body) =>
+        Server.Http.PutAsync($"api/functions/{name}", new StringContent(body, Encoding.UTF8, "application/json"));
+
+    private async Task<long> CountFunctionsAsync() =>
+        (await Server.GetJsonAsync("api/functions")).GetProperty("total").GetInt64();
+}

@@ -1,0 +1,297 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using CrabLambda.Tests.Infrastructure;
+
+namespace CrabLambda.Tests.Server.EndToEnd;
+
+/// <summary>
+/// Runs the server as its own process, the way an operator does, and stops it with Ctrl-C.
+/// </summary>
+public sealed class ServerProcessTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("crablambda-process-").FullName;
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Left in the temp folder; nothing depends on it.
+        }
+    }
+
+    [Fact]
+    public async Task ServerProcess_DeployInvokeThenSigint_ExitsCleanlyAndLeavesNoWorker()
+    {
+        Tools.Require("python3");
+        var port = FreePort();
+
+        // The port comes from .env alone; the memory default from both, and the real environment wins.
+        File.WriteAllText(
+            Path.Combine(_directory, ".env"),
+            $"SERVER_PORT={port}\nDEFAULT_MEMORY_MB=64\n");
+        var start = StartInfo(new Dictionary<string, string> { ["DEFAULT_MEMORY_MB"] = "96" });
+        var output = new StringBuilder();
+
+        using var server = Process.Start(start)!;
+        server.OutputDataReceived += (_, e) => Append(output, e.Data);
+        server.ErrorDataReceived += (_, e) => Append(output, e.Data);
+        server.BeginOutputReadLine();
+        server.BeginErrorReadLine();
+        try
+        {
+            using var http = new HttpClient
+            {
+                BaseAddress = new Uri($"http://127.0.0.1:{port}/"),
+                Timeout = TimeSpan.FromMinutes(2),
+            };
+            await WaitUntilReadyAsync(http, server, output);
+
+            var deploy = await http.PostAsync(
+                "api/functions",
+                new StringContent(
+                    """
+                    {"name":"hello","runtime":"python","handler":"handler","code":"def handler(e):\n    return 'hi'\n"}
+                    """));
+            var function = await ServerHarness.ExpectAsync(deploy, HttpStatusCode.Created);
+            Assert.Equal(96, function.GetProperty("memory_mb").GetInt32());
+            var result = await ServerHarness.ExpectAsync(
+                await http.PostAsync("api/functions/hello/invoke", null),
+                HttpStatusCode.OK);
+            Assert.Equal("hi", result.GetProperty("output").GetString());
+            var workers = Descendants(server.Id);
+            Assert.NotEmpty(workers);
+
+            await SendSigintAsync(server.Id);
+            using var exited = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+            await server.WaitForExitAsync(exited.Token);
+
+            Assert.True(server.ExitCode == 0, $"exit code {server.ExitCode}; output:\n{output}");
+            var left = workers.Where(p => IsAlive(p.Pid, p.CommandLine)).ToArray();
+            Assert.True(left.Length == 0, "workers left running: " + string.Join(", ", left));
+            Assert.True(File.Exists(Path.Combine(_directory, "crablambda.db")), "the default SQLite file is missing");
+            var log = output.ToString();
+            Assert.Contains($"127.0.0.1:{port}", log);
+            Assert.Contains("SQLite file", log);
+        }
+        finally
+        {
+            if (!server.HasExited)
+            {
+                server.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task ServerProcess_BadConfiguration_ExitsWith1NamingEachVariable()
+    {
+        var start = StartInfo(new Dictionary<string, string>
+        {
+            ["SERVER_PORT"] = "abc",
+            ["MAX_TIMEOUT_SECS"] = "5000",
+            ["DATABASE_URL"] = "mysql://root:hunter2@localhost/db",
+        });
+
+        using var server = Process.Start(start)!;
+        var errors = server.StandardError.ReadToEndAsync();
+        var output = server.StandardOutput.ReadToEndAsync();
+        using var exited = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        await server.WaitForExitAsync(exited.Token);
+
+        Assert.Equal(1, server.ExitCode);
+        var message = await errors;
+        Assert.Contains("SERVER_PORT=abc", message);
+        Assert.Contains("MAX_TIMEOUT_SECS=5000", message);
+        Assert.Contains("DATABASE_URL", message);
+        Assert.DoesNotContain("hunter2", message + await output);
+    }
+
+    [Fact]
+    public async Task ServerProcess_DatabaseUnreachable_ExitsWith1SayingWhy()
+    {
+        var start = StartInfo(new Dictionary<string, string>
+        {
+            ["SERVER_PORT"] = FreePort().ToString(),
+            ["DATABASE_URL"] = $"postgresql://crab:hunter2@127.0.0.1:{FreePort()}/crablambda",
+        });
+
+        using var server = Process.Start(start)!;
+        var errors = server.StandardError.ReadToEndAsync();
+        var output = server.StandardOutput.ReadToEndAsync();
+        using var exited = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        await server.WaitForExitAsync(exited.Token);
+
+        Assert.Equal(1, server.ExitCode);
+        var message = await errors;
+        Assert.Contains("could not start", message);
+        Assert.DoesNotContain("hunter2", message + await output);
+    }
+
+    private ProcessStartInfo StartInfo(IReadOnlyDictionary<string, string> variables)
+    {
+        var start = new ProcessStartInfo("dotnet", [ServerAssembly()])
+        {
+            WorkingDirectory = _directory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+
+        // Only what the test sets: nothing of the test run's own environment may configure the server.
+        foreach (var name in new[] { "DATABASE_URL", "SERVER_PORT", "ENABLE_AUTH", "API_KEY", "ASPNETCORE_URLS" })
+        {
+            start.Environment.Remove(name);
+        }
+
+        start.Environment["SERVER_HOST"] = "127.0.0.1";
+        foreach (var (name, value) in variables)
+        {
+            start.Environment[name] = value;
+        }
+
+        return start;
+    }
+
+    // The server's build output beside the tests' own, in the same configuration.
+    private static string ServerAssembly()
+    {
+        var testDirectory = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
+        var framework = Path.GetFileName(testDirectory);
+        var configuration = Path.GetFileName(Path.GetDirectoryName(testDirectory)!);
+        var root = new DirectoryInfo(testDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "CrabLambda.sln")))
+        {
+            root = root.Parent;
+        }
+
+        Assert.NotNull(root);
+        var path = Path.Combine(
+            root.FullName, "src", "CrabLambda.Server", "bin", configuration, framework, "CrabLambda.Server.dll");
+        Assert.True(File.Exists(path), $"the server is not built at {path}");
+        return path;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static async Task WaitUntilReadyAsync(HttpClient http, Process server, StringBuilder output)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        while (true)
+        {
+            Assert.False(server.HasExited, $"the server exited early:\n{output}");
+            try
+            {
+                var response = await http.GetAsync("health/ready", timeout.Token);
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+
+            await Task.Delay(200, timeout.Token);
+        }
+    }
+
+    private static void Append(StringBuilder output, string? line)
+    {
+        if (line is not null)
+        {
+            lock (output)
+            {
+                output.AppendLine(line);
+            }
+        }
+    }
+
+    // Every process below the server, found through the parent ids in /proc.
+    private static List<(int Pid, string CommandLine)> Descendants(int root)
+    {
+        var parents = new Dictionary<int, int>();
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(directory), out var pid) && ParentOf(pid) is { } parent)
+            {
+                parents[pid] = parent;
+            }
+        }
+
+        var found = new List<(int, string)>();
+        var frontier = new Queue<int>([root]);
+        while (frontier.TryDequeue(out var current))
+        {
+            foreach (var (pid, parent) in parents)
+            {
+                if (parent == current)
+                {
+                    found.Add((pid, CommandLine(pid)));
+                    frontier.Enqueue(pid);
+                }
+            }
+        }
+
+        return found;
+    }
+
+    private static int? ParentOf(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return int.Parse(fields[1]);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private static string CommandLine(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
+
+    // A pid can be reused, so a process counts as left over only if it still runs the same command.
+    private static bool IsAlive(int pid, string commandLine)
+    {
+        try
+        {
+            var state = File.ReadAllText($"/proc/{pid}/stat");
+            var isZombie = state[(state.LastIndexOf(')') + 2)..].StartsWith('Z');
+            return !isZombie && CommandLine(pid) == commandLine;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task SendSigintAsync(int pid)
+    {
+        using var kill = Process.Start("kill", ["-INT", pid.ToString()]);
+        await kill.WaitForExitAsync();
+        Assert.Equal(0, kill.ExitCode);
+    }
+}
