@@ -204,7 +204,7 @@ public sealed class ProcessExecutorTests : IAsyncLifetime
         }
 
         Assert.IsType<ProcessExecutor>(executor);
-        Assert.Equal(["node", "python"], provider.GetServices<IRuntime>().Select(r => r.Name).Order());
+        Assert.Equal(["node", "python", "rust"], provider.GetServices<IRuntime>().Select(r => r.Name).Order());
         Assert.False(ProcessTree.IsRunning(pid));
     }
 
