@@ -201,7 +201,7 @@ public static partial class CrabLambdaServer
     // NOTE: this version has no sandbox wired into the executor, so ISOLATION=auto resolves to none; the log says
     // exactly what that means rather than implying more.
     [LoggerMessage(
-        6,
+        4,
         LogLevel.Warning,
         "Isolation: none (ISOLATION={Isolation}; no sandbox is available in this version). Workers are plain processes "
             + "in a session of their own with a clean environment and a private folder: they run as the server's user, "
@@ -209,11 +209,11 @@ public static partial class CrabLambdaServer
             + "memory, CPU and process-count limits are not enforced. Run only code you trust")]
     private static partial void LogNoIsolation(ILogger logger, string isolation);
 
-    [LoggerMessage(4, LogLevel.Information, "Authentication: on; /api routes need the API key")]
+    [LoggerMessage(5, LogLevel.Information, "Authentication: on; /api routes need the API key")]
     private static partial void LogAuthOn(ILogger logger);
 
     [LoggerMessage(
-        5,
+        6,
         LogLevel.Warning,
         "Authentication: off (ENABLE_AUTH=false, API_KEY set: {KeySet}); anyone who can reach the server can deploy "
             + "and run code")]
