@@ -35,6 +35,10 @@ internal sealed class BubblewrapCommand(SandboxTools tools, int userId, int grou
 
     /// <summary>Returns the program and arguments to start.</summary>
     /// <param name="launch">The runtime's worker program.</param>
+    /// <remarks>
+    /// Everything bound in must be readable by the sandbox user: the code folder and its files, the runtime's paths
+    /// and the socket (writable). Folders above them may stay private when the server runs as root.
+    /// </remarks>
     /// <param name="codeDirectory">The version's code folder, made visible read-only at <see cref="CodeFolder"/>.</param>
     /// <param name="socketPath">The worker's socket, made visible at <see cref="SocketPath"/>.</param>
     /// <param name="network">Whether the worker keeps the host's network.</param>
@@ -55,34 +59,34 @@ internal sealed class BubblewrapCommand(SandboxTools tools, int userId, int grou
             args.AddRange([tools.Shell, "-c", JoinScript(group.ProcsFiles), "crablambda-join"]);
         }
 
-        if (tools.Setpriv is not null)
+        args.Add(tools.Bubblewrap);
+        if (tools.Setpriv is null)
         {
-            args.AddRange(
-            [
-                tools.Setpriv,
-                "--reuid=" + userId.ToString(CultureInfo.InvariantCulture),
-                "--regid=" + groupId.ToString(CultureInfo.InvariantCulture),
-                "--clear-groups",
-                "--inh-caps=-all",
-                "--no-new-privs",
-            ]);
+            // An ordinary user: bubblewrap makes a user namespace and the worker keeps the server's own user.
+            args.AddRange(["--unshare-all", "--unshare-user", "--disable-userns"]);
+            if (network)
+            {
+                args.Add("--share-net");
+            }
+        }
+        else
+        {
+            // Root: bubblewrap needs no user namespace to make the others, and reads the bound folders as root, so
+            // the server's folders need not be open to anyone; setpriv then drops to the sandbox user inside.
+            args.AddRange(["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]);
+            if (!network)
+            {
+                args.Add("--unshare-net");
+            }
         }
 
         args.AddRange(
         [
-            tools.Bubblewrap,
-            "--unshare-all",
-            "--unshare-user",
-            "--disable-userns",
             "--die-with-parent",
             "--new-session",
             "--hostname", "crablambda",
             "--ro-bind", "/usr", "/usr",
         ]);
-        if (network)
-        {
-            args.Add("--share-net");
-        }
 
         foreach (var link in TopLevelLinks)
         {
@@ -125,15 +129,30 @@ internal sealed class BubblewrapCommand(SandboxTools tools, int userId, int grou
             "--bind", socketPath, SocketPath,
             "--proc", "/proc",
             "--dev", "/dev",
-            "--size", tmpBytes.ToString(CultureInfo.InvariantCulture), "--tmpfs", "/tmp",
+            "--perms", "1777", "--size", tmpBytes.ToString(CultureInfo.InvariantCulture), "--tmpfs", "/tmp",
             "--remount-ro", "/",
             "--chdir", "/tmp",
             "--setenv", "HOME", "/tmp",
             "--setenv", "TMPDIR", "/tmp",
             "--setenv", WorkerProtocol.SocketVariable, SocketPath,
             "--",
-            MapPath(launch.Executable, mappings),
         ]);
+        if (tools.Setpriv is not null)
+        {
+            args.AddRange(
+            [
+                tools.Setpriv,
+                "--reuid=" + userId.ToString(CultureInfo.InvariantCulture),
+                "--regid=" + groupId.ToString(CultureInfo.InvariantCulture),
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                "--no-new-privs",
+                "--",
+            ]);
+        }
+
+        args.Add(MapPath(launch.Executable, mappings));
         args.AddRange(launch.Arguments.Select(a => MapPath(a, mappings)));
         return args;
     }
