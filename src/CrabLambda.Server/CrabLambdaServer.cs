@@ -197,11 +197,11 @@ public static partial class CrabLambdaServer
         "Executor: process; workers are local processes, at most {MaxConcurrent} executions at once")]
     private static partial void LogExecutor(ILogger logger, int maxConcurrent);
 
-    [LoggerMessage(4, LogLevel.Information, "Authentication: on; /api routes need the API key")]
+    [LoggerMessage(5, LogLevel.Information, "Authentication: on; /api routes need the API key")]
     private static partial void LogAuthOn(ILogger logger);
 
     [LoggerMessage(
-        5,
+        6,
         LogLevel.Warning,
         "Authentication: off (ENABLE_AUTH=false, API_KEY set: {KeySet}); anyone who can reach the server can deploy "
             + "and run code")]

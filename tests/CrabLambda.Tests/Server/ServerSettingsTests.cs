@@ -102,7 +102,7 @@ public sealed class ServerSettingsTests
     [InlineData("FUNCTION_NETWORK", "sometimes", "FUNCTION_NETWORK=sometimes")]
     [InlineData("EXECUTOR", "kubernetes", "EXECUTOR=kubernetes is not valid: it must be one of process, docker")]
     [InlineData("ISOLATION", "strong", "ISOLATION=strong")]
-    [InlineData("DATABASE_URL", "mysql://root@localhost/db", "DATABASE_URL")]
+    [InlineData("DATABASE_URL", "mysql://admin@localhost/db", "DATABASE_URL")]
     public void Parse_BadValue_FailsNamingTheVariable(string name, string value, string expected)
     {
         var exception = Assert.Throws<ServerConfigurationException>(
@@ -174,9 +174,9 @@ public sealed class ServerSettingsTests
     }
 
     [Theory]
-    [InlineData("mysql://root:hunter2@localhost/db")]
-    [InlineData("postgresql://root:hunter2@")]
-    [InlineData("postgresql://root:hunter2@host/db#x")]
+    [InlineData("mysql://admin:hunter2@localhost/db")]
+    [InlineData("postgresql://admin:hunter2@")]
+    [InlineData("postgresql://admin:hunter2@host/db#x")]
     [InlineData("Host=;Password=hunter2")]
     public void Parse_DatabasePasswordInABadUrl_IsNotEchoed(string url)
     {
