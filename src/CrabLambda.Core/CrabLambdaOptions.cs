@@ -1,3 +1,5 @@
+using CrabLambda.Execution.Sandbox;
+
 namespace CrabLambda;
 
 /// <summary>
@@ -46,6 +48,19 @@ public sealed class CrabLambdaOptions
     /// Default 1024.
     /// </summary>
     public int MaxLogKbPerExecution { get; set; } = 1024;
+
+    /// <summary>
+    /// How strongly workers are isolated: <see cref="IsolationMode.Auto"/> (the default) uses the strongest isolation
+    /// the host gives and says which at start-up; <see cref="IsolationMode.Sandbox"/> stops start-up when the host
+    /// cannot sandbox; <see cref="IsolationMode.None"/> runs plain processes.
+    /// </summary>
+    public IsolationMode Isolation { get; set; } = IsolationMode.Auto;
+
+    /// <summary>
+    /// The most processes and threads one worker may have at once, where cgroups enforce it. Default 64: enough for
+    /// an interpreter's own threads and a few child processes, and a fork bomb stops there.
+    /// </summary>
+    public int MaxProcessesPerWorker { get; set; } = 64;
 
     /// <summary>
     /// Where workers keep code and sockets. Default: a folder under the system's temporary directory.

@@ -38,6 +38,8 @@ internal sealed class CrabLambdaOptionsValidator : IValidateOptions<CrabLambdaOp
         Require(options.WorkerKeepAlive > TimeSpan.Zero, "WorkerKeepAlive must be positive.");
         Require(options.MaxOutputMb >= 1, "MaxOutputMb must be at least 1.");
         Require(options.MaxEventMb >= 1, "MaxEventMb must be at least 1.");
+        Require(options.MaxProcessesPerWorker >= 8, "MaxProcessesPerWorker must be at least 8.");
+        Require(Enum.IsDefined(options.Isolation), "Isolation must be Auto, Sandbox or None.");
         Require(options.MaxLogKbPerExecution >= 1, "MaxLogKbPerExecution must be at least 1.");
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -1,6 +1,7 @@
 using CrabLambda;
 using CrabLambda.Execution;
 using CrabLambda.Execution.Process;
+using CrabLambda.Execution.Sandbox;
 using CrabLambda.Functions;
 using CrabLambda.Runtimes;
 using CrabLambda.Runtimes.Node;
@@ -54,7 +55,11 @@ public static class CrabLambdaServiceCollectionExtensions
         services.TryAddSingleton(sp => new CrabLambdaHealth(sp, sp.GetRequiredService<StoreInitializer>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Hosting.IHostedService, RetentionService>());
 
-        services.TryAddSingleton<IWorkerLauncher, SessionWorkerLauncher>();
+        services.TryAddSingleton(sp => new Lazy<HostIsolation>(
+            () => HostIsolation.Resolve(sp.GetRequiredService<IOptions<CrabLambdaOptions>>().Value.Isolation)));
+        services.TryAddSingleton(sp => sp.GetRequiredService<Lazy<HostIsolation>>().Value);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Hosting.IHostedService, IsolationStartup>());
+        services.TryAddSingleton<IWorkerLauncher, SandboxWorkerLauncher>();
         services.TryAddSingleton<IExecutor, ProcessExecutor>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Hosting.IHostedService, WorkerShutdownService>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IRuntime, PythonRuntime>());

@@ -172,7 +172,6 @@ public static partial class CrabLambdaServer
         LogListening(logger, listening, ApiPrefix);
         LogStorage(logger, settings.Database.Description);
         LogExecutor(logger, settings.MaxConcurrentExecutions);
-        LogNoIsolation(logger, settings.Isolation.ToString().ToLowerInvariant());
 
         if (settings.EnableAuth)
         {
@@ -198,22 +197,11 @@ public static partial class CrabLambdaServer
         "Executor: process; workers are local processes, at most {MaxConcurrent} executions at once")]
     private static partial void LogExecutor(ILogger logger, int maxConcurrent);
 
-    // NOTE: this version has no sandbox wired into the executor, so ISOLATION=auto resolves to none; the log says
-    // exactly what that means rather than implying more.
-    [LoggerMessage(
-        6,
-        LogLevel.Warning,
-        "Isolation: none (ISOLATION={Isolation}; no sandbox is available in this version). Workers are plain processes "
-            + "in a session of their own with a clean environment and a private folder: they run as the server's user, "
-            + "can read what it can read and open network connections whatever the network setting says, and their "
-            + "memory, CPU and process-count limits are not enforced. Run only code you trust")]
-    private static partial void LogNoIsolation(ILogger logger, string isolation);
-
-    [LoggerMessage(4, LogLevel.Information, "Authentication: on; /api routes need the API key")]
+    [LoggerMessage(5, LogLevel.Information, "Authentication: on; /api routes need the API key")]
     private static partial void LogAuthOn(ILogger logger);
 
     [LoggerMessage(
-        5,
+        6,
         LogLevel.Warning,
         "Authentication: off (ENABLE_AUTH=false, API_KEY set: {KeySet}); anyone who can reach the server can deploy "
             + "and run code")]

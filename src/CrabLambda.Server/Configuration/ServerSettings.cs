@@ -104,13 +104,6 @@ public sealed record ServerSettings
                 "EXECUTOR=docker is not available in this version of CrabLambda: use EXECUTOR=process (the default).");
         }
 
-        if (settings.Executor == ExecutorKind.Process && settings.Isolation == IsolationMode.Sandbox)
-        {
-            reader.Problem(
-                "ISOLATION=sandbox is not available in this version of CrabLambda: functions can run only without a "
-                    + "sandbox. Use ISOLATION=none or ISOLATION=auto to run them anyway.");
-        }
-
         reader.ThrowIfInvalid();
         return settings;
     }
@@ -128,6 +121,7 @@ public sealed record ServerSettings
         options.MaxConcurrentExecutions = MaxConcurrentExecutions;
         options.ExecutionLogRetentionDays = ExecutionLogRetentionDays;
         options.DefaultNetwork = FunctionNetwork;
+        options.Isolation = Isolation;
     }
 
     /// <summary>Reads variables and collects what is wrong with them.</summary>

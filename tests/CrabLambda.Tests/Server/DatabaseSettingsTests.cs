@@ -37,7 +37,7 @@ public sealed class DatabaseSettingsTests
 
     [Theory]
     [InlineData("sqlite:")]
-    [InlineData("mysql://root:hunter2@localhost/db")]
+    [InlineData("mysql://admin:hunter2@localhost/db")]
     [InlineData("crablambda.db")]
     [InlineData("postgresql://:hunter2@/")]
     [InlineData("Database=crab;Password=hunter2")]

@@ -66,4 +66,16 @@ internal interface IWorkerProcess : IDisposable
     /// when it cannot tell.
     /// </summary>
     long ReadOomKillCount();
+
+    /// <summary>
+    /// Whether the worker has a memory control group of its own, so that a rise of <see cref="ReadOomKillCount"/>
+    /// means the kernel killed one of its processes for going past the function's memory limit.
+    /// </summary>
+    bool HasOwnMemoryGroup { get; }
+
+    /// <summary>
+    /// A counter that grows when the worker could not start a process because it was at its process limit, or -1
+    /// when there is no such limit.
+    /// </summary>
+    long ReadProcessLimitHits();
 }

@@ -92,6 +92,10 @@ internal sealed class SessionWorkerLauncher : IWorkerLauncher
 
         public long ReadOomKillCount() => ProcessTree.ReadOomKillCount();
 
+        public bool HasOwnMemoryGroup => false;
+
+        public long ReadProcessLimitHits() => -1;
+
         public void Dispose() => _process.Dispose();
 
         private static async Task<int> WaitForExitAsync(System.Diagnostics.Process process)

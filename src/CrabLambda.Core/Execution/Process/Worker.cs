@@ -286,6 +286,7 @@ internal sealed class Worker
         var channel = _channel!;
         var timeout = TimeSpan.FromSeconds(Version.TimeoutSecs);
         var oomKillsBefore = process.ReadOomKillCount();
+        var limitHitsBefore = process.ReadProcessLimitHits();
         process.ResetPeakMemory();
         var deadline = Time.GetUtcNow() + timeout;
         var frame = WorkerMessages.BuildInvoke(request, eventJson.Span, marker, deadline.ToUnixTimeMilliseconds());
@@ -339,12 +340,43 @@ internal sealed class Worker
             message = null;
         }
 
-        if (message is null)
+        var outcome = message is null
+            ? await DiedAsync(request, log, startedAt, oomKillsBefore).ConfigureAwait(false)
+            : await FinishAsync(request, message, log, startedAt).ConfigureAwait(false);
+        return AttributeLimits(outcome, process, oomKillsBefore, limitHitsBefore);
+    }
+
+    /// <summary>
+    /// Names the limit a failed invocation ran into, from the kernel's own counters for the worker's group: a kill
+    /// by the OOM killer inside the group is <c>oom</c> whatever the function printed, and a refused fork or thread
+    /// is said in the error.
+    /// </summary>
+    private ExecutionOutcome AttributeLimits(
+        ExecutionOutcome outcome,
+        IWorkerProcess process,
+        long oomKillsBefore,
+        long limitHitsBefore)
+    {
+        if (outcome.Status is ExecutionStatus.Success or ExecutionStatus.Timeout)
         {
-            return await DiedAsync(request, log, startedAt, oomKillsBefore).ConfigureAwait(false);
+            return outcome;
         }
 
-        return await FinishAsync(request, message, log, startedAt).ConfigureAwait(false);
+        if (process.HasOwnMemoryGroup && oomKillsBefore >= 0 && process.ReadOomKillCount() > oomKillsBefore)
+        {
+            var error = $"The function went past its memory limit of {Version.MemoryMb} MB and was killed by the "
+                + "kernel's out-of-memory killer.";
+            return outcome with { Status = ExecutionStatus.Oom, Error = error };
+        }
+
+        if (limitHitsBefore >= 0 && process.ReadProcessLimitHits() > limitHitsBefore)
+        {
+            var note = $"The function reached its limit of {_settings.MaxProcesses} processes and threads, so a fork "
+                + "or a new thread was refused.";
+            return outcome with { Error = outcome.Error is null ? note : note + "\n" + outcome.Error };
+        }
+
+        return outcome;
     }
 
     private async Task<ExecutionOutcome> FinishAsync(
@@ -450,7 +482,7 @@ internal sealed class Worker
             request.ExecutionId,
             error);
         var lines = await DrainAsync(log).ConfigureAwait(false);
-        return Outcome(status, null, error, duration, null, lines);
+        return Outcome(status, null, error, duration, process.ReadPeakMemoryBytes(), lines);
     }
 
     private async Task<string> DescribeEarlyExitAsync()

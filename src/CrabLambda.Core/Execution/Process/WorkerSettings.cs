@@ -25,6 +25,9 @@ internal sealed class WorkerSettings
     /// <summary>The most log bytes kept per invocation.</summary>
     public required long MaxLogBytes { get; init; }
 
+    /// <summary>The process limit of a worker where cgroups enforce one, for error messages.</summary>
+    public int MaxProcesses { get; init; }
+
     /// <summary>How long a worker may take to start and load the function, on top of the function's timeout.</summary>
     public TimeSpan StartAllowance { get; set; } = TimeSpan.FromSeconds(10);
 

@@ -101,6 +101,12 @@ internal sealed class BubblewrapCommand(SandboxTools tools, int userId, int grou
             }
         }
 
+        // Folders bubblewrap makes on its own are private to root; the sandbox user must be able to enter them.
+        foreach (var folder in (string[])["/etc", "/opt", RuntimeFolder, "/var", "/run", "/run/crablambda"])
+        {
+            args.AddRange(["--perms", "0755", "--dir", folder]);
+        }
+
         foreach (var file in network ? EtcFiles.Concat(NetworkEtcFiles) : EtcFiles)
         {
             args.AddRange(["--ro-bind-try", file, file]);

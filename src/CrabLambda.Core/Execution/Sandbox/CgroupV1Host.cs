@@ -1,4 +1,5 @@
 using System.Globalization;
+using CrabLambda.Execution.Process;
 
 namespace CrabLambda.Execution.Sandbox;
 
@@ -116,7 +117,7 @@ internal sealed class CgroupV1Host : CgroupHost
 
                 foreach (var pid in pids)
                 {
-                    Signals.Kill(pid);
+                    NativeMethods.Kill(pid, NativeMethods.SigKill);
                 }
             }
         }

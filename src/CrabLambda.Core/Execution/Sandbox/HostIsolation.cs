@@ -66,8 +66,9 @@ internal sealed class HostIsolation
 
         var namespaces = tools is null
             ? "no namespaces (bubblewrap: " + toolsProblem + ")"
-            : "bubblewrap namespaces (user, pid, mount, ipc, uts, network unless allowed), read-only root, private "
-                + "/tmp, " + (tools.Setpriv is null ? "the server's own unprivileged user" : "user nobody");
+            : "bubblewrap namespaces (" + (tools.Setpriv is null ? "user, " : "") + "pid, mount, ipc, uts, network "
+                + "unless allowed), a read-only view of /usr and the code, a private size-limited /tmp, "
+                + (tools.Setpriv is null ? "the server's own unprivileged user" : "user nobody without capabilities");
         var limits = cgroups is null
             ? "no memory, CPU or process limits (cgroups: " + cgroupProblem + ")"
             : "memory, CPU and process-count limits through " + cgroups.Description;

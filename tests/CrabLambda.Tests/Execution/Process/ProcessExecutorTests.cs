@@ -190,7 +190,13 @@ public sealed class ProcessExecutorTests : IAsyncLifetime
     {
         var services = new ServiceCollection();
         services.AddLogging();
-        services.AddCrabLambda(o => o.WorkDirectory = _scratch).AddSqlite(Path.Combine(_scratch, "crablambda.db"));
+        // Without a sandbox the pid a function reports is its host pid, which the test looks for afterwards.
+        services.AddCrabLambda(o =>
+            {
+                o.WorkDirectory = _scratch;
+                o.Isolation = CrabLambda.Execution.Sandbox.IsolationMode.None;
+            })
+            .AddSqlite(Path.Combine(_scratch, "crablambda.db"));
         await using var provider = services.BuildServiceProvider();
         var executor = provider.GetRequiredService<IExecutor>();
         var python = provider.GetServices<IRuntime>().Single(r => r.Name == "python");
@@ -204,7 +210,7 @@ public sealed class ProcessExecutorTests : IAsyncLifetime
         }
 
         Assert.IsType<ProcessExecutor>(executor);
-        Assert.Equal(["node", "python"], provider.GetServices<IRuntime>().Select(r => r.Name).Order());
+        Assert.Equal(["node", "python", "rust"], provider.GetServices<IRuntime>().Select(r => r.Name).Order());
         Assert.False(ProcessTree.IsRunning(pid));
     }
 

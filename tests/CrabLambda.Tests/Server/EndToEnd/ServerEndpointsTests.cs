@@ -83,7 +83,10 @@ public sealed class ServerEndpointsTests(ServerFixture fixture) : IClassFixture<
         Assert.Contains(messages, m => m.Contains(Server.Address.Authority, StringComparison.Ordinal));
         Assert.Contains(messages, m => m.Contains("SQLite file " + Server.DatabasePath, StringComparison.Ordinal));
         Assert.Contains(messages, m => m.Contains("Executor: process", StringComparison.Ordinal));
-        Assert.Contains(messages, m => m.Contains("Isolation: none", StringComparison.Ordinal));
+        Assert.Contains(
+            Server.Logs.Records,
+            r => r.Category.EndsWith("IsolationStartup", StringComparison.Ordinal)
+                && r.Message.StartsWith("Workers run with isolation: ", StringComparison.Ordinal));
         Assert.Contains(
             Server.Logs.Records,
             r => r.Level == LogLevel.Warning && r.Message.Contains("Authentication: off", StringComparison.Ordinal));

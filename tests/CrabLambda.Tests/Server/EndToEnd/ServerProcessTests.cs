@@ -95,7 +95,7 @@ public sealed class ServerProcessTests : IDisposable
         {
             ["SERVER_PORT"] = "abc",
             ["MAX_TIMEOUT_SECS"] = "5000",
-            ["DATABASE_URL"] = "mysql://root:hunter2@localhost/db",
+            ["DATABASE_URL"] = "mysql://admin:hunter2@localhost/db",
         });
 
         using var server = Process.Start(start)!;
