@@ -40,6 +40,9 @@ public sealed class EmbeddedAppHarness : IAsyncDisposable
     /// <summary>A client that sends no credentials.</summary>
     public HttpClient Anonymous { get; }
 
+    /// <summary>The app's SQLite file.</summary>
+    public string DatabasePath => Path.Combine(_directory, "app.db");
+
     /// <summary>The app's services.</summary>
     public IServiceProvider Services => _app.Services;
 

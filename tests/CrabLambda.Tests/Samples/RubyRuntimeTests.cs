@@ -6,7 +6,8 @@ using CrabLambda.Tests.Infrastructure;
 namespace CrabLambda.Tests.Samples;
 
 /// <summary>
-/// The embedded app, which adds the Ruby plug-in runtime, with a small output limit to run into.
+/// The embedded app, which adds the Ruby plug-in runtime, with a small output limit to run into and the sandbox
+/// required, as the server's hostile-function tests require it.
 /// </summary>
 public sealed class RubyAppFixture : IAsyncLifetime
 {
@@ -18,7 +19,11 @@ public sealed class RubyAppFixture : IAsyncLifetime
     {
         Tools.Require("ruby");
         _app = await EmbeddedAppHarness.StartAsync(
-            new Dictionary<string, string> { ["CrabLambda:MaxOutputMb"] = "1" });
+            new Dictionary<string, string>
+            {
+                ["CrabLambda:MaxOutputMb"] = "1",
+                ["CrabLambda:Isolation"] = "Sandbox",
+            });
     }
 
     public async Task DisposeAsync()
@@ -121,6 +126,43 @@ public sealed class RubyRuntimeTests(RubyAppFixture fixture) : IClassFixture<Rub
         Assert.Equal("error", big.GetProperty("status").GetString());
         Assert.Contains("MaxOutputMb", big.GetProperty("error").GetString(), StringComparison.Ordinal);
         Assert.Equal("success", next.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task Invoke_AllocationPastMemoryMb_IsOom_AndTheNextInvocationSucceeds()
+    {
+        await App.DeployAsync(
+            "rb-hog",
+            "ruby",
+            "def handler(event)\n  return 'x' * (200 * 1024 * 1024) if event['big']\n  'ok'\nend\n",
+            new { memory_mb = 64, timeout_secs = 10 });
+
+        var hog = await App.InvokeAsync("rb-hog", """{"big":true}""");
+        var next = await App.InvokeAsync("rb-hog");
+
+        Assert.Equal("oom", hog.GetProperty("status").GetString());
+        Assert.Contains("64 MB", hog.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal("ok", next.GetProperty("output").GetString());
+    }
+
+    [Fact]
+    public async Task Invoke_InTheSandbox_CannotSeeTheAppsFiles_AndIsNotRoot()
+    {
+        await App.DeployAsync(
+            "rb-snoop",
+            "ruby",
+            $$"""
+            def handler(event)
+              { "database" => File.exist?({{JsonSerializer.Serialize(App.DatabasePath)}}), "user" => Process.uid }
+            end
+            """);
+
+        var result = await App.InvokeAsync("rb-snoop");
+
+        Assert.Equal("success", result.GetProperty("status").GetString());
+        var output = result.GetProperty("output");
+        Assert.False(output.GetProperty("database").GetBoolean());
+        Assert.NotEqual(0, output.GetProperty("user").GetInt32());
     }
 
     [Fact]
