@@ -5,8 +5,8 @@
 #   scripts/test.sh --filter Name   # extra arguments go to dotnet test
 #
 # Installs missing Debian packages when run as root (bubblewrap, the serde_json and serde_derive crates,
-# PostgreSQL), so it works on a fresh machine. PostgreSQL is started by the tests themselves in a temporary
-# folder, unless CRABLAMBDA_TEST_POSTGRES names a server to use.
+# PostgreSQL, Ruby for the custom-runtime sample), so it works on a fresh machine. PostgreSQL is started by the
+# tests themselves in a temporary folder, unless CRABLAMBDA_TEST_POSTGRES names a server to use.
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -21,6 +21,8 @@ ls -d /usr/share/cargo/registry/serde_derive-* >/dev/null 2>&1 || need_packages+
 command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_packages+=(postgresql)
 command -v python3 >/dev/null || need_packages+=(python3)
 command -v node >/dev/null || need_packages+=(nodejs)
+# The custom-runtime sample runs Ruby functions.
+command -v ruby >/dev/null || need_packages+=(ruby)
 
 if [ ${#need_packages[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then

@@ -5,9 +5,11 @@ require "socket"
 
 socket = UNIXSocket.new(ENV.delete("CRABLAMBDA_SOCKET"))
 $stdin.reopen(File::NULL)
+# Unbuffered, so that lines reach the log as they are written, and a killed worker loses none.
+STDOUT.sync = true
+STDERR.sync = true
 
-def send_frame(socket, message)
-  body = JSON.generate(message)
+def send_frame(socket, body)
   socket.write([body.bytesize].pack("N"), body)
 end
 
@@ -15,11 +17,15 @@ def read_frame(socket)
   header = socket.read(4)
   return nil if header.nil? || header.bytesize < 4
 
-  JSON.parse(socket.read(header.unpack1("N")))
+  body = socket.read(header.unpack1("N"))
+  body && JSON.parse(body.force_encoding(Encoding::UTF_8))
 end
 
+# A message and a trace that JSON can always carry, whatever bytes the exception holds.
 def describe(error)
-  ["#{error.class}: #{error.message}", (error.backtrace || []).join("\n")]
+  text = ->(s) { s.to_s.dup.force_encoding(Encoding::UTF_8).scrub }
+  frames = (error.backtrace || []).reject { |frame| frame.start_with?(__FILE__) } # the worker's own frames say nothing
+  [text.("#{error.class}: #{error.message}"), text.(frames.join("\n"))]
 end
 
 # Lets a handler take (event) or (event, context), like the built-in runtimes.
@@ -33,31 +39,42 @@ code_path, handler_name = ARGV
 begin
   load code_path
   handler = Object.new.method(handler_name)
-rescue Exception => e # a syntax error or a missing method must reach the caller, whatever its class
+rescue Exception => e # a load error or a missing method must reach the caller, whatever its class
   message, trace = describe(e)
-  send_frame(socket, { type: "error", error: message, trace: trace })
+  send_frame(socket, JSON.generate({ type: "error", error: message, trace: trace }))
   exit 1
 end
-send_frame(socket, { type: "ready" })
+send_frame(socket, JSON.generate({ type: "ready" }))
 
 while (request = read_frame(socket))
+  id = request["id"]
   context = request["context"]
   ctx = Context.new(context["function_name"], context["function_version"], context["execution_id"],
                     context["memory_limit_mb"], request["deadline_ms"])
-  result =
+  frame =
     begin
-      value = handler.arity == 1 ? handler.call(request["event"]) : handler.call(request["event"], ctx)
-      JSON.generate(value) # raises for what JSON cannot carry (NaN, Infinity, invalid UTF-8)
-      { type: "result", id: request["id"], ok: true, output: value }
-    rescue Exception => e
+      value =
+        case handler.arity
+        when 0 then handler.call
+        when 1 then handler.call(request["event"])
+        else handler.call(request["event"], ctx)
+        end
+      begin
+        JSON.generate({ type: "result", id: id, ok: true, output: value })
+      rescue JSON::GeneratorError, Encoding::UndefinedConversionError => e # NaN, Infinity, invalid UTF-8
+        JSON.generate({ type: "result", id: id, ok: false,
+                        error: describe(e)[0].sub(/\A[^:]*:/, "The handler's return value is not JSON:"), trace: nil })
+      end
+    rescue Exception => e # whatever the handler raised, exit included, is the invocation's error
       message, trace = describe(e)
-      { type: "result", id: request["id"], ok: false, error: message, trace: trace }
+      JSON.generate({ type: "result", id: id, ok: false, error: message, trace: trace })
     end
 
-  $stdout.flush
-  $stderr.flush
+  # The real streams, even if the function swapped $stdout or turned buffering back on.
   marker = "\n#{request["marker"]}\n"
-  $stdout.syswrite(marker)
-  $stderr.syswrite(marker)
-  send_frame(socket, result)
+  STDOUT.flush
+  STDERR.flush
+  STDOUT.syswrite(marker)
+  STDERR.syswrite(marker)
+  send_frame(socket, frame)
 end

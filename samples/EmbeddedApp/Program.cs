@@ -1,0 +1,3 @@
+using EmbeddedApp;
+
+await EmbeddedAppHost.Build(args).RunAsync();
