@@ -18,19 +18,19 @@ internal sealed record BenchSettings
     public int LatencyRounds => Quick ? 3 : 6;
 
     /// <summary>Requests per latency round, for each of the figure and its floors.</summary>
-    public int LatencyRequests => Quick ? 100 : 200;
+    public int LatencyRequests => Quick ? 100 : 150;
 
     /// <summary>Rounds of each throughput figure.</summary>
     public int ThroughputRounds => Quick ? 2 : 3;
 
     /// <summary>How long each throughput round lasts.</summary>
-    public TimeSpan ThroughputRound => Quick ? TimeSpan.FromSeconds(0.6) : TimeSpan.FromSeconds(1.5);
+    public TimeSpan ThroughputRound => Quick ? TimeSpan.FromSeconds(0.6) : TimeSpan.FromSeconds(1.0);
 
     /// <summary>How long load runs before a throughput figure is measured, to start and warm its workers.</summary>
-    public TimeSpan WarmUp => Quick ? TimeSpan.FromSeconds(0.5) : TimeSpan.FromSeconds(1.5);
+    public TimeSpan WarmUp => Quick ? TimeSpan.FromSeconds(0.5) : TimeSpan.FromSeconds(1.0);
 
     /// <summary>How long a new server is warmed up before anything on it is measured.</summary>
-    public TimeSpan ServerWarmUp => Quick ? TimeSpan.FromSeconds(2.5) : TimeSpan.FromSeconds(5);
+    public TimeSpan ServerWarmUp => Quick ? TimeSpan.FromSeconds(2.5) : TimeSpan.FromSeconds(4);
 
     public IReadOnlyList<int> Concurrencies { get; } = [1, 4, 16];
 
@@ -38,9 +38,9 @@ internal sealed record BenchSettings
     public int TopConcurrency => 16;
 
     /// <summary>Cold starts measured per interpreted runtime (Rust takes fewer).</summary>
-    public int ColdStarts => Quick ? 4 : 10;
+    public int ColdStarts => Quick ? 4 : 8;
 
-    public int RustColdStarts => Quick ? 2 : 4;
+    public int RustColdStarts => Quick ? 2 : 3;
 
     /// <summary>The functions deployed for the scale figure.</summary>
     public int ScaleFunctions => 1000;
@@ -53,5 +53,5 @@ internal sealed record BenchSettings
     /// <summary>Rounds of the scale figures.</summary>
     public int ScaleRounds => Quick ? 3 : 5;
 
-    public int ScaleRequests => Quick ? 60 : 150;
+    public int ScaleRequests => Quick ? 60 : 100;
 }
