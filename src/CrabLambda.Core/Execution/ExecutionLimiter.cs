@@ -39,7 +39,8 @@ internal sealed class ExecutionLimiter : IDisposable
         {
             Interlocked.Decrement(ref _queued);
             throw new ExecutionRejectedException(
-                $"The server is running {_maxRunning} executions and {_maxQueued} more are waiting; try again shortly.");
+                $"The server is running {_maxRunning} executions and {_maxQueued} more are waiting; "
+                + "try again shortly.");
         }
 
         try

@@ -91,7 +91,9 @@ internal sealed partial class ExecutionRecorder : IAsyncDisposable
     {
         try
         {
-            var written = await _store.AddExecutionsAsync([pending.Entry], CancellationToken.None).ConfigureAwait(false);
+            var written = await _store
+                .AddExecutionsAsync([pending.Entry], CancellationToken.None)
+                .ConfigureAwait(false);
             pending.Completion.TrySetResult(written.Contains(pending.Entry.Execution.Id));
         }
         catch (Exception ex)

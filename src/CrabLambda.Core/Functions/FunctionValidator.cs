@@ -121,7 +121,9 @@ internal sealed partial class FunctionValidator(CrabLambdaOptions options, Runti
         _errors[field] = _errors.TryGetValue(field, out var existing) ? [.. existing, message] : [message];
     }
 
-    /// <summary>Throws a <see cref="FunctionValidationException"/> naming every problem found, if there were any.</summary>
+    /// <summary>
+    /// Throws a <see cref="FunctionValidationException"/> naming every problem found, if there were any.
+    /// </summary>
     public void ThrowIfInvalid()
     {
         if (HasErrors)

@@ -5,8 +5,8 @@ using Microsoft.Extensions.Options;
 namespace CrabLambda.Storage;
 
 /// <summary>
-/// Deletes executions, with their logs, once they are older than <see cref="CrabLambdaOptions.ExecutionLogRetentionDays"/>.
-/// Runs shortly after start-up and then every hour.
+/// Deletes executions, with their logs, once they are older than
+/// <see cref="CrabLambdaOptions.ExecutionLogRetentionDays"/>. Runs shortly after start-up and then every hour.
 /// </summary>
 internal sealed partial class RetentionService(
     IFunctionStore store,

@@ -14,7 +14,8 @@ public sealed class ExecutionLimiterTests
         var running = await limiter.AcquireAsync(CancellationToken.None);
         var waiting = limiter.AcquireAsync(CancellationToken.None).AsTask();
 
-        await Assert.ThrowsAsync<ExecutionRejectedException>(() => limiter.AcquireAsync(CancellationToken.None).AsTask());
+        await Assert.ThrowsAsync<ExecutionRejectedException>(
+            () => limiter.AcquireAsync(CancellationToken.None).AsTask());
 
         Assert.False(waiting.IsCompleted);
         running.Dispose();

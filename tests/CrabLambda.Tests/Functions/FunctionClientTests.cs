@@ -20,13 +20,15 @@ public sealed class FunctionClientTests : IAsyncDisposable
     private readonly ExecutionRecorder _recorder;
     private readonly FunctionClient _client;
 
+    private static IReadOnlyList<ExecutionEntry> AnyEntries => It.IsAny<IReadOnlyList<ExecutionEntry>>();
+
     public FunctionClientTests()
     {
         _runtime.SetupGet(r => r.Name).Returns("python");
         _runtime.SetupGet(r => r.Aliases).Returns(["py"]);
         _runtime.Setup(r => r.ValidateHandler(It.IsAny<string>()))
             .Returns((string h) => h.Contains('.') ? "bad handler" : null);
-        _store.Setup(s => s.AddExecutionsAsync(It.IsAny<IReadOnlyList<ExecutionEntry>>(), It.IsAny<CancellationToken>()))
+        _store.Setup(s => s.AddExecutionsAsync(AnyEntries, It.IsAny<CancellationToken>()))
             .ReturnsAsync((IReadOnlyList<ExecutionEntry> entries, CancellationToken _) =>
                 entries.Select(e => e.Execution.Id).ToHashSet());
 
@@ -61,7 +63,10 @@ public sealed class FunctionClientTests : IAsyncDisposable
 
         Assert.Contains("name", ex.Errors.Keys);
         _store.Verify(
-            s => s.CreateFunctionAsync(It.IsAny<Function>(), It.IsAny<FunctionVersion>(), It.IsAny<CancellationToken>()),
+            s => s.CreateFunctionAsync(
+                It.IsAny<Function>(),
+                It.IsAny<FunctionVersion>(),
+                It.IsAny<CancellationToken>()),
             Times.Never);
     }
 
@@ -234,7 +239,7 @@ public sealed class FunctionClientTests : IAsyncDisposable
                 12,
                 [new LogEntry("info", "one", _time.GetUtcNow()), new LogEntry("error", "two", _time.GetUtcNow())]));
         ExecutionEntry? recorded = null;
-        _store.Setup(s => s.AddExecutionsAsync(It.IsAny<IReadOnlyList<ExecutionEntry>>(), It.IsAny<CancellationToken>()))
+        _store.Setup(s => s.AddExecutionsAsync(AnyEntries, It.IsAny<CancellationToken>()))
             .Callback((IReadOnlyList<ExecutionEntry> entries, CancellationToken _) => recorded = entries.Single())
             .ReturnsAsync((IReadOnlyList<ExecutionEntry> entries, CancellationToken _) =>
                 entries.Select(e => e.Execution.Id).ToHashSet());
@@ -259,7 +264,7 @@ public sealed class FunctionClientTests : IAsyncDisposable
             .ReturnsAsync(VersionOf(function, "x"));
         _executor.Setup(e => e.ExecuteAsync(It.IsAny<ExecutionRequest>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync(new ExecutionOutcome(ExecutionStatus.Success, "1", null, 1, null, []));
-        _store.Setup(s => s.AddExecutionsAsync(It.IsAny<IReadOnlyList<ExecutionEntry>>(), It.IsAny<CancellationToken>()))
+        _store.Setup(s => s.AddExecutionsAsync(AnyEntries, It.IsAny<CancellationToken>()))
             .ReturnsAsync(new HashSet<Guid>());
 
         await Assert.ThrowsAsync<NotFoundException>(() => _client.InvokeAsync("f", "{}"u8.ToArray()));

@@ -39,7 +39,9 @@ internal sealed class BubblewrapCommand(SandboxTools tools, int userId, int grou
     /// Everything bound in must be readable by the sandbox user: the code folder and its files, the runtime's paths
     /// and the socket (writable). Folders above them may stay private when the server runs as root.
     /// </remarks>
-    /// <param name="codeDirectory">The version's code folder, made visible read-only at <see cref="CodeFolder"/>.</param>
+    /// <param name="codeDirectory">
+    /// The version's code folder, made visible read-only at <see cref="CodeFolder"/>.
+    /// </param>
     /// <param name="socketPath">The worker's socket, made visible at <see cref="SocketPath"/>.</param>
     /// <param name="network">Whether the worker keeps the host's network.</param>
     /// <param name="tmpBytes">The size of the private <c>/tmp</c>.</param>

@@ -55,7 +55,9 @@ internal abstract class CgroupGroup : IDisposable
         foreach (var line in ReadLines(path))
         {
             var parts = line.Split(' ', 2);
-            if (parts.Length == 2 && parts[0] == key && long.TryParse(parts[1], CultureInfo.InvariantCulture, out var value))
+            if (parts.Length == 2
+                && parts[0] == key
+                && long.TryParse(parts[1], CultureInfo.InvariantCulture, out var value))
             {
                 return value;
             }

@@ -12,7 +12,9 @@ internal sealed class CgroupMounts
     /// <summary>The v1 controllers by name (memory, pids, cpu …): the folder of this process's own group.</summary>
     public IReadOnlyDictionary<string, string> V1 { get; private init; } = new Dictionary<string, string>();
 
-    public static CgroupMounts Read(string mountInfoPath = "/proc/self/mountinfo", string cgroupPath = "/proc/self/cgroup")
+    public static CgroupMounts Read(
+        string mountInfoPath = "/proc/self/mountinfo",
+        string cgroupPath = "/proc/self/cgroup")
     {
         if (!File.Exists(mountInfoPath) || !File.Exists(cgroupPath))
         {

@@ -18,7 +18,9 @@ internal sealed class HostIsolation
     /// <summary>The programs to sandbox workers with, or <see langword="null"/> for plain processes.</summary>
     public SandboxTools? Tools { get; }
 
-    /// <summary>The control groups that enforce limits, or <see langword="null"/> when limits are not enforced.</summary>
+    /// <summary>
+    /// The control groups that enforce limits, or <see langword="null"/> when limits are not enforced.
+    /// </summary>
     public CgroupHost? Cgroups { get; }
 
     /// <summary>A sentence for the start-up log that says exactly what is in force.</summary>

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using OsProcess = System.Diagnostics.Process;
 
 namespace CrabLambda.Execution.Sandbox;
 
@@ -13,7 +14,7 @@ namespace CrabLambda.Execution.Sandbox;
 /// </remarks>
 internal static class ProcessSpawner
 {
-    private static readonly BlockingCollection<(ProcessStartInfo Start, TaskCompletionSource<System.Diagnostics.Process> Done)>
+    private static readonly BlockingCollection<(ProcessStartInfo Start, TaskCompletionSource<OsProcess> Done)>
         Requests = [];
 
     static ProcessSpawner()
@@ -23,9 +24,9 @@ internal static class ProcessSpawner
     }
 
     /// <summary>Starts a process on the spawner thread.</summary>
-    public static Task<System.Diagnostics.Process> StartAsync(ProcessStartInfo start)
+    public static Task<OsProcess> StartAsync(ProcessStartInfo start)
     {
-        var done = new TaskCompletionSource<System.Diagnostics.Process>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var done = new TaskCompletionSource<OsProcess>(TaskCreationOptions.RunContinuationsAsynchronously);
         Requests.Add((start, done));
         return done.Task;
     }
@@ -36,7 +37,7 @@ internal static class ProcessSpawner
         {
             try
             {
-                done.SetResult(System.Diagnostics.Process.Start(start)
+                done.SetResult(OsProcess.Start(start)
                     ?? throw new InvalidOperationException($"{start.FileName} did not start."));
             }
             catch (Exception ex)

@@ -365,14 +365,14 @@ internal sealed partial class SqliteFunctionStore : IFunctionStore, IDisposable
 
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = connection.BeginTransaction(deferred: false);
+
+        // One command, prepared once and bound again for every execution: SQLite parses the statement once per
+        // transaction rather than once per record.
+        await using var insert = new ExecutionInsert(connection, transaction);
         foreach (var entry in entries)
         {
             // The insert selects nothing when the function was deleted meanwhile: that entry is dropped.
-            var inserted = await connection.ExecuteAsync(Command(
-                InsertExecutionSql,
-                SqliteExecutionRow.From(entry.Execution),
-                transaction,
-                cancellationToken));
+            var inserted = await insert.ExecuteAsync(entry.Execution, cancellationToken);
             if (inserted == 0)
             {
                 continue;
@@ -561,4 +561,57 @@ internal sealed partial class SqliteFunctionStore : IFunctionStore, IDisposable
         Level = LogLevel.Debug,
         Message = "Deleted {Count} executions from before {Cutoff}.")]
     private partial void LogExecutionsDeleted(int count, DateTimeOffset cutoff);
+    /// <summary>The execution insert as a prepared command whose parameters are bound anew for each record.</summary>
+    private sealed class ExecutionInsert : IAsyncDisposable
+    {
+        private readonly SqliteCommand _command;
+        private readonly SqliteParameter _id;
+        private readonly SqliteParameter _functionId;
+        private readonly SqliteParameter _functionName;
+        private readonly SqliteParameter _version;
+        private readonly SqliteParameter _status;
+        private readonly SqliteParameter _input;
+        private readonly SqliteParameter _output;
+        private readonly SqliteParameter _error;
+        private readonly SqliteParameter _durationMs;
+        private readonly SqliteParameter _memoryUsedMb;
+        private readonly SqliteParameter _executedAt;
+
+        public ExecutionInsert(SqliteConnection connection, SqliteTransaction transaction)
+        {
+            _command = connection.CreateCommand();
+            _command.Transaction = transaction;
+            _command.CommandText = InsertExecutionSql;
+            _id = _command.Parameters.Add("@Id", SqliteType.Text);
+            _functionId = _command.Parameters.Add("@FunctionId", SqliteType.Text);
+            _functionName = _command.Parameters.Add("@FunctionName", SqliteType.Text);
+            _version = _command.Parameters.Add("@Version", SqliteType.Integer);
+            _status = _command.Parameters.Add("@Status", SqliteType.Text);
+            _input = _command.Parameters.Add("@Input", SqliteType.Text);
+            _output = _command.Parameters.Add("@Output", SqliteType.Text);
+            _error = _command.Parameters.Add("@Error", SqliteType.Text);
+            _durationMs = _command.Parameters.Add("@DurationMs", SqliteType.Real);
+            _memoryUsedMb = _command.Parameters.Add("@MemoryUsedMb", SqliteType.Real);
+            _executedAt = _command.Parameters.Add("@ExecutedAt", SqliteType.Text);
+        }
+
+        public Task<int> ExecuteAsync(ExecutionRecord execution, CancellationToken cancellationToken)
+        {
+            var row = SqliteExecutionRow.From(execution);
+            _id.Value = row.Id;
+            _functionId.Value = row.FunctionId;
+            _functionName.Value = row.FunctionName;
+            _version.Value = row.Version;
+            _status.Value = row.Status;
+            _input.Value = row.Input;
+            _output.Value = (object?)row.Output ?? DBNull.Value;
+            _error.Value = (object?)row.Error ?? DBNull.Value;
+            _durationMs.Value = row.DurationMs;
+            _memoryUsedMb.Value = (object?)row.MemoryUsedMb ?? DBNull.Value;
+            _executedAt.Value = row.ExecutedAt;
+            return _command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        public ValueTask DisposeAsync() => _command.DisposeAsync();
+    }
 }

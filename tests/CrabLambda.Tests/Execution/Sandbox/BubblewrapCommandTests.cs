@@ -8,7 +8,8 @@ public sealed class BubblewrapCommandTests(SandboxFixture sandbox) : IClassFixtu
     public async Task Build_RunsAsUnprivilegedUserInItsOwnPidNamespace()
     {
         var (exitCode, output) = await sandbox.RunPythonAsync(
-            "import os; print(os.getuid(), os.getgid(), os.getpid(), len([p for p in os.listdir('/proc') if p.isdigit()]))");
+            "import os; print(os.getuid(), os.getgid(), os.getpid(), "
+                + "len([p for p in os.listdir('/proc') if p.isdigit()]))");
 
         Assert.Equal(0, exitCode);
         var fields = output.Split(' ', StringSplitOptions.TrimEntries);

@@ -125,8 +125,8 @@ public sealed class HostileFunctionTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("python", "def handler(event):\n    if event.get('big'):\n        b = bytearray(200 * 1024 * 1024)\n        return len(b)\n    return 'ok'\n")]
-    [InlineData("node", "exports.handler = async (e) => { if (e.big) { const b = Buffer.alloc(200 * 1024 * 1024, 1); return b.length; } return 'ok'; };")]
+    [InlineData("python", "def handler(event):\n    return len(bytearray(200 << 20)) if event.get('big') else 'ok'\n")]
+    [InlineData("node", "exports.handler = async (e) => e.big ? Buffer.alloc(200 << 20, 1).length : 'ok';")]
     public async Task Allocation_PastTheLimit_IsOom_AndTheNextInvokeWorks(string runtime, string code)
     {
         await _server.DeployAsync("hog-" + runtime, runtime, code, extra: new { memory_mb = 64, timeout_secs = 10 });
