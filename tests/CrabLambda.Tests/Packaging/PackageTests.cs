@@ -7,12 +7,15 @@ using CrabLambda.Tests.Infrastructure;
 namespace CrabLambda.Tests.Packaging;
 
 /// <summary>
-/// Packs CrabLambda.Core and CrabLambda.Hosting as NuGet packages and uses them, as package references only, from a
-/// fresh web project that also compiles the Ruby runtime sample against the packages alone.
+/// Packs CrabLambda.Core, CrabLambda.Hosting and CrabLambda.PostgreSql as NuGet packages and uses the first two, as
+/// package references only, from a fresh web project that also compiles the Ruby runtime sample against them alone.
 /// </summary>
 public sealed class PackageTests
 {
     private static readonly TimeSpan s_stepTimeout = TimeSpan.FromMinutes(10);
+
+    // PostgreSQL storage is packed and checked too; the fresh project does not use it, for want of a database.
+    private static readonly string[] s_packages = ["CrabLambda.Core", "CrabLambda.Hosting", "CrabLambda.PostgreSql"];
 
     [Fact]
     public async Task Packages_InAFreshProject_MapTheApiAndDeployAndInvokeThroughTheTypedClient()
@@ -32,7 +35,7 @@ public sealed class PackageTests
             var sources = Path.Combine(work, "sources");
             CopySources(repository, sources);
             Directory.CreateDirectory(feed);
-            foreach (var project in new[] { "CrabLambda.Core", "CrabLambda.Hosting" })
+            foreach (var project in s_packages)
             {
                 await RunAsync(
                     dotnet,
@@ -61,6 +64,7 @@ public sealed class PackageTests
             Assert.Contains("http without the prefix: 404", output, StringComparison.Ordinal);
             CheckPackage(feed, "CrabLambda.Core", version, dependency: null);
             CheckPackage(feed, "CrabLambda.Hosting", version, dependency: "CrabLambda.Core");
+            CheckPackage(feed, "CrabLambda.PostgreSql", version, dependency: "CrabLambda.Core");
         }
         finally
         {
@@ -226,7 +230,7 @@ public sealed class PackageTests
             File.Copy(Path.Combine(repository, file), Path.Combine(destination, file));
         }
 
-        foreach (var project in new[] { "CrabLambda.Core", "CrabLambda.Hosting" })
+        foreach (var project in s_packages)
         {
             CopyTree(Path.Combine(repository, "src", project), Path.Combine(destination, "src", project));
         }
@@ -267,7 +271,7 @@ public sealed class PackageTests
     {
         var cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
             ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        foreach (var id in new[] { "crablambda.core", "crablambda.hosting" })
+        foreach (var id in s_packages.Select(p => p.ToLowerInvariant()))
         {
             var versions = Path.Combine(cache, id);
             var folder = Path.Combine(versions, version);
