@@ -82,6 +82,7 @@ public sealed partial class RubyRuntime : IRuntime
         {
             Environment = new Dictionary<string, string> { ["RUBYOPT"] = "" },
             ReadOnlyPaths = [ruby.Prefix],
+            ContainerExecutable = "ruby",
         };
     }
 

@@ -92,6 +92,17 @@ public static partial class CrabLambdaServer
 
         var crabLambda = builder.Services.AddCrabLambda(settings.Apply);
         AddStorage(crabLambda, settings.Database);
+        if (settings.Executor == ExecutorKind.Docker)
+        {
+            crabLambda.AddDocker(docker =>
+            {
+                docker.Endpoint = settings.DockerHost;
+                foreach (var (runtime, image) in settings.DockerImages)
+                {
+                    docker.Images[runtime] = image;
+                }
+            });
+        }
 
         if (settings.EnableAuth)
         {
@@ -171,7 +182,14 @@ public static partial class CrabLambdaServer
 
         LogListening(logger, listening, ApiPrefix);
         LogStorage(logger, settings.Database.Description);
-        LogExecutor(logger, settings.MaxConcurrentExecutions);
+        if (settings.Executor == ExecutorKind.Process)
+        {
+            LogExecutor(logger, settings.MaxConcurrentExecutions);
+        }
+        else
+        {
+            LogConcurrency(logger, settings.MaxConcurrentExecutions);
+        }
 
         if (settings.EnableAuth)
         {
@@ -196,6 +214,9 @@ public static partial class CrabLambdaServer
         LogLevel.Information,
         "Executor: process; workers are local processes, at most {MaxConcurrent} executions at once")]
     private static partial void LogExecutor(ILogger logger, int maxConcurrent);
+
+    [LoggerMessage(4, LogLevel.Information, "At most {MaxConcurrent} executions run at once")]
+    private static partial void LogConcurrency(ILogger logger, int maxConcurrent);
 
     [LoggerMessage(5, LogLevel.Information, "Authentication: on; /api routes need the API key")]
     private static partial void LogAuthOn(ILogger logger);

@@ -67,6 +67,18 @@ public sealed record WorkerLaunch(string Executable, IReadOnlyList<string> Argum
     /// example). A sandbox makes these, and nothing else of the host, visible read-only.
     /// </summary>
     public IReadOnlyList<string> ReadOnlyPaths { get; init; } = [];
+
+    /// <summary>
+    /// The program to run instead of <see cref="Executable"/> when the worker runs in a container: a name the image
+    /// resolves on its own <c>PATH</c> (<c>python3</c>, say), for an interpreter the image provides. Leave it
+    /// <see langword="null"/> when <see cref="Executable"/> is a self-contained program, such as a statically linked
+    /// binary, that runs in any image once it is mounted there.
+    /// </summary>
+    /// <remarks>
+    /// Arguments that are paths of existing host files or folders are mounted into the container read-only and
+    /// rewritten to where they appear there; the code directory is always mounted.
+    /// </remarks>
+    public string? ContainerExecutable { get; init; }
 }
 
 /// <summary>

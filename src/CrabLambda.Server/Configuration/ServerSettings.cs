@@ -98,15 +98,18 @@ public sealed record ServerSettings
             reader.Problem("ENABLE_AUTH is true but API_KEY is not set: set API_KEY to the key clients must send.");
         }
 
-        if (settings.Executor == ExecutorKind.Docker)
+        if (!IsDockerEndpoint(settings.DockerHost))
         {
             reader.Problem(
-                "EXECUTOR=docker is not available in this version of CrabLambda: use EXECUTOR=process (the default).");
+                $"DOCKER_HOST must be a unix:///path or tcp://host:port address, not '{settings.DockerHost}'.");
         }
 
         reader.ThrowIfInvalid();
         return settings;
     }
+
+    private static bool IsDockerEndpoint(string value) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "unix" or "tcp" or "http";
 
     /// <summary>Copies the engine's settings onto <see cref="CrabLambdaOptions"/>.</summary>
     /// <param name="options">The options <c>AddCrabLambda</c> configures.</param>

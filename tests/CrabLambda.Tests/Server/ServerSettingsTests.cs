@@ -141,12 +141,23 @@ public sealed class ServerSettingsTests
     }
 
     [Fact]
-    public void Parse_DockerExecutor_FailsSayingItIsNotAvailable()
+    public void Parse_DockerExecutor_IsAccepted()
+    {
+        var settings = ServerSettings.Parse(new Dictionary<string, string?> { ["EXECUTOR"] = "docker" });
+
+        Assert.Equal(ExecutorKind.Docker, settings.Executor);
+    }
+
+    [Theory]
+    [InlineData("/var/run/docker.sock")]
+    [InlineData("ssh://builder@host")]
+    [InlineData("docker")]
+    public void Parse_BadDockerHost_FailsNamingTheVariable(string value)
     {
         var exception = Assert.Throws<ServerConfigurationException>(
-            () => ServerSettings.Parse(new Dictionary<string, string?> { ["EXECUTOR"] = "docker" }));
+            () => ServerSettings.Parse(new Dictionary<string, string?> { ["DOCKER_HOST"] = value }));
 
-        Assert.Contains("EXECUTOR=docker is not available", Assert.Single(exception.Problems));
+        Assert.Contains("DOCKER_HOST", Assert.Single(exception.Problems));
     }
 
     [Theory]

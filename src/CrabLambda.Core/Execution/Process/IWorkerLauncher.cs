@@ -13,8 +13,9 @@ internal interface IWorkerLauncher
     /// Starts a worker with stdin closed and stdout and stderr readable by the caller.
     /// </summary>
     /// <param name="startInfo">What to start and with which environment.</param>
+    /// <param name="cancellationToken">Cancels the start; nothing is left running then.</param>
     /// <exception cref="InvalidOperationException">The host cannot start workers at all.</exception>
-    IWorkerProcess Start(WorkerStartInfo startInfo);
+    Task<IWorkerProcess> StartAsync(WorkerStartInfo startInfo, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -33,9 +34,10 @@ internal sealed record WorkerStartInfo(
     IReadOnlyDictionary<string, string> Environment);
 
 /// <summary>
-/// A started worker process and everything it started in turn.
+/// A started worker process and everything it started in turn. Disposing it kills what is left and releases what
+/// the launcher made for it; a second dispose does nothing.
 /// </summary>
-internal interface IWorkerProcess : IDisposable
+internal interface IWorkerProcess : IAsyncDisposable
 {
     /// <summary>The worker's process id, as the host sees it.</summary>
     int Id { get; }
@@ -79,3 +81,12 @@ internal interface IWorkerProcess : IDisposable
     /// </summary>
     long ReadProcessLimitHits();
 }
+
+/// <summary>
+/// A launcher could not start this worker, for a reason a person can act on (an image that is missing, say). The
+/// invocation is recorded as an <c>error</c> with the message, and the next invocation tries again.
+/// </summary>
+/// <param name="message">What went wrong and what to do about it.</param>
+/// <param name="innerException">The failure behind it, if any.</param>
+internal sealed class WorkerStartException(string message, Exception? innerException = null)
+    : Exception(message, innerException);

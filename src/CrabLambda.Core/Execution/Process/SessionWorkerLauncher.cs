@@ -13,6 +13,10 @@ internal sealed class SessionWorkerLauncher : IWorkerLauncher
 
     private readonly Lazy<string?> _setsid = new(FindSetsid);
 
+    public Task<IWorkerProcess> StartAsync(WorkerStartInfo startInfo, CancellationToken cancellationToken) =>
+        Task.FromResult(Start(startInfo));
+
+    /// <summary>Starts the worker; it takes no longer than a fork and an exec.</summary>
     public IWorkerProcess Start(WorkerStartInfo startInfo)
     {
         ArgumentNullException.ThrowIfNull(startInfo);
@@ -96,7 +100,11 @@ internal sealed class SessionWorkerLauncher : IWorkerLauncher
 
         public long ReadProcessLimitHits() => -1;
 
-        public void Dispose() => _process.Dispose();
+        public ValueTask DisposeAsync()
+        {
+            _process.Dispose();
+            return ValueTask.CompletedTask;
+        }
 
         private static async Task<int> WaitForExitAsync(System.Diagnostics.Process process)
         {

@@ -184,15 +184,46 @@ internal sealed class Worker
             _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             _listener.Bind(new UnixDomainSocketEndPoint(_socketPath));
             _listener.Listen(1);
+        }
 
-            _process = _settings.Launcher.Start(startInfo);
+        // A launcher may take a while (a container starts in a few hundred milliseconds), so it runs outside the lock
+        // and a stop that came meanwhile is honoured once the process is known.
+        IWorkerProcess process;
+        try
+        {
+            process = await _settings.Launcher.StartAsync(startInfo, cancellationToken).ConfigureAwait(false);
+        }
+        catch (WorkerStartException e)
+        {
+            CloseListener();
+            ProcessExecutorLog.WorkerStartFailed(_settings.Logger, Id, FunctionName, Version.Version, e.Message);
+            return e.Message;
+        }
+        catch
+        {
+            CloseListener();
+            throw;
+        }
+
+        StopReason? stopped;
+        lock (_sync)
+        {
+            _process = process;
             _output = new WorkerOutput(
-                _process.StandardOutput,
-                _process.StandardError,
+                process.StandardOutput,
+                process.StandardError,
                 WorkerSettings.MaxLineBytes,
                 _settings.MaxLogBytes,
                 Time);
             _output.Start();
+            stopped = _stopReason;
+        }
+
+        if (stopped is { } late)
+        {
+            process.Kill();
+            await process.DisposeAsync().ConfigureAwait(false);
+            return DescribeStop(late);
         }
 
         return null;
@@ -583,7 +614,7 @@ internal sealed class Worker
                 // A process stuck in the kernel cannot be waited for; it dies when the kernel lets it.
             }
 
-            process.Dispose();
+            await process.DisposeAsync().ConfigureAwait(false);
         }
 
         WorkDirectory.TryDelete(_privateDirectory);

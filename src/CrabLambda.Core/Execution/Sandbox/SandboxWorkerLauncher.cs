@@ -27,7 +27,7 @@ internal sealed class SandboxWorkerLauncher : IWorkerLauncher
         _options = options.Value;
     }
 
-    public IWorkerProcess Start(WorkerStartInfo startInfo)
+    public async Task<IWorkerProcess> StartAsync(WorkerStartInfo startInfo, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(startInfo);
 
@@ -61,7 +61,7 @@ internal sealed class SandboxWorkerLauncher : IWorkerLauncher
                 info.Environment[name] = value;
             }
 
-            var process = ProcessSpawner.StartAsync(info).GetAwaiter().GetResult();
+            var process = await ProcessSpawner.StartAsync(info).ConfigureAwait(false);
             process.StandardInput.Close();
             return new SandboxedWorkerProcess(process, group);
         }
@@ -168,11 +168,12 @@ internal sealed class SandboxWorkerLauncher : IWorkerLauncher
 
         public long ReadProcessLimitHits() => _group?.ProcessLimitHits() ?? -1;
 
-        public void Dispose()
+        public ValueTask DisposeAsync()
         {
             Kill();
             _group?.Dispose();
             _process.Dispose();
+            return ValueTask.CompletedTask;
         }
 
         private static async Task<int> WaitForExitAsync(System.Diagnostics.Process process)

@@ -113,6 +113,7 @@ internal sealed class NodeRuntime : IRuntime
                 ["PATH"] = $"{Path.GetDirectoryName(executable)}:{DefaultPath}",
             },
             ReadOnlyPaths = [executable, worker],
+            ContainerExecutable = "node",
         };
     }
 

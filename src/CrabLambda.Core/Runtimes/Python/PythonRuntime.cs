@@ -109,6 +109,7 @@ internal sealed class PythonRuntime : IRuntime
                 ["PATH"] = $"{Path.GetDirectoryName(python.Executable)}:{DefaultPath}",
             },
             ReadOnlyPaths = [.. python.Prefixes, worker],
+            ContainerExecutable = "python3",
         };
     }
 
