@@ -133,90 +133,15 @@ public sealed class ServerProcessTests : IDisposable
         Assert.DoesNotContain("hunter2", message + await output);
     }
 
-    private ProcessStartInfo StartInfo(IReadOnlyDictionary<string, string> variables)
-    {
-        var start = new ProcessStartInfo("dotnet", [ServerAssembly()])
-        {
-            WorkingDirectory = _directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
+    private ProcessStartInfo StartInfo(IReadOnlyDictionary<string, string> variables) =>
+        ServerProcess.StartInfo(_directory, variables);
 
-        // Only what the test sets: nothing of the test run's own environment may configure the server.
-        foreach (var name in new[] { "DATABASE_URL", "SERVER_PORT", "ENABLE_AUTH", "API_KEY", "ASPNETCORE_URLS" })
-        {
-            start.Environment.Remove(name);
-        }
+    private static int FreePort() => ServerProcess.FreePort();
 
-        start.Environment["SERVER_HOST"] = "127.0.0.1";
-        foreach (var (name, value) in variables)
-        {
-            start.Environment[name] = value;
-        }
+    private static Task WaitUntilReadyAsync(HttpClient http, Process server, StringBuilder output) =>
+        ServerProcess.WaitUntilReadyAsync(http, server, output);
 
-        return start;
-    }
-
-    // The server's build output beside the tests' own, in the same configuration.
-    private static string ServerAssembly()
-    {
-        var testDirectory = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
-        var framework = Path.GetFileName(testDirectory);
-        var configuration = Path.GetFileName(Path.GetDirectoryName(testDirectory)!);
-        var root = new DirectoryInfo(testDirectory);
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "CrabLambda.sln")))
-        {
-            root = root.Parent;
-        }
-
-        Assert.NotNull(root);
-        var path = Path.Combine(
-            root.FullName, "src", "CrabLambda.Server", "bin", configuration, framework, "CrabLambda.Server.dll");
-        Assert.True(File.Exists(path), $"the server is not built at {path}");
-        return path;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static async Task WaitUntilReadyAsync(HttpClient http, Process server, StringBuilder output)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        while (true)
-        {
-            Assert.False(server.HasExited, $"the server exited early:\n{output}");
-            try
-            {
-                var response = await http.GetAsync("health/ready", timeout.Token);
-                if (response.StatusCode == HttpStatusCode.OK)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-
-            await Task.Delay(200, timeout.Token);
-        }
-    }
-
-    private static void Append(StringBuilder output, string? line)
-    {
-        if (line is not null)
-        {
-            lock (output)
-            {
-                output.AppendLine(line);
-            }
-        }
-    }
+    private static void Append(StringBuilder output, string? line) => ServerProcess.Append(output, line);
 
     // Every process below the server, found through the parent ids in /proc.
     private static List<(int Pid, string CommandLine)> Descendants(int root)
