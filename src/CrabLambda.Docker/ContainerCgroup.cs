@@ -23,7 +23,7 @@ internal sealed class ContainerCgroup : IDisposable
         _unified = unified;
     }
 
-    /// <summary>Finds the groups of the process <paramref name="pid"/>, or null when this host does not show them.</summary>
+    /// <summary>Finds the groups of the process <paramref name="pid"/>, or null if the host hides them.</summary>
     /// <param name="pid">The container's first process, as the host sees it.</param>
     public static ContainerCgroup? Find(int pid)
     {

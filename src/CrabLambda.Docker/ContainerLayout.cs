@@ -73,7 +73,7 @@ internal sealed record ContainerLayout(
 
         public List<ContainerMount> Files { get; } = [];
 
-        /// <summary>A host path that exists becomes its place in the container; anything else is kept as it is.</summary>
+        /// <summary>A host path that exists becomes its place in the container; anything else stays.</summary>
         public string Map(string value)
         {
             if (!Path.IsPathRooted(value) || !(File.Exists(value) || Directory.Exists(value)))

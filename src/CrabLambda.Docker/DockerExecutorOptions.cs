@@ -12,7 +12,8 @@ public sealed class DockerExecutorOptions
     /// Images by runtime name (<c>python</c>, <c>node</c>, <c>rust</c> or a plug-in runtime's name), in place of
     /// <see cref="DefaultImages"/>. A runtime with neither cannot run in containers.
     /// </summary>
-    public IDictionary<string, string> Images { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+    public IDictionary<string, string> Images { get; } =
+        new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
     /// The images used when <see cref="Images"/> names none: the languages' official slim images, and for Rust, whose
@@ -29,7 +30,8 @@ public sealed class DockerExecutorOptions
     /// <summary>
     /// A name for this server's containers, put in their <c>crablambda.owner</c> label. At start-up the containers
     /// with this owner that an earlier run left behind are removed, so servers sharing an engine must use different
-    /// owners. Default: derived from the work directory, which no two servers on a host share.
+    /// owners. Default: derived from the host name, the working directory and the work directory, the same for a
+    /// server restarted where it ran and different for two servers on one host.
     /// </summary>
     public string? Owner { get; set; }
 

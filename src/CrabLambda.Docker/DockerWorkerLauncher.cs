@@ -67,8 +67,8 @@ internal sealed class DockerWorkerLauncher : IWorkerLauncher, IDisposable
         CreateContainerResponse created;
         try
         {
-            created = await Client.Containers.CreateContainerAsync(Describe(startInfo, layout, image), cancellationToken)
-                .ConfigureAwait(false);
+            var parameters = Describe(startInfo, layout, image);
+            created = await Client.Containers.CreateContainerAsync(parameters, cancellationToken).ConfigureAwait(false);
         }
         catch (DockerImageNotFoundException e)
         {
@@ -77,7 +77,9 @@ internal sealed class DockerWorkerLauncher : IWorkerLauncher, IDisposable
         }
         catch (DockerApiException e)
         {
-            throw new WorkerStartException($"The Docker engine refused to create the worker's container: {e.Message}", e);
+            throw new WorkerStartException(
+                $"The Docker engine refused to create the worker's container: {e.Message}",
+                e);
         }
 
         try
@@ -88,8 +90,8 @@ internal sealed class DockerWorkerLauncher : IWorkerLauncher, IDisposable
                 .ConfigureAwait(false);
             try
             {
-                await Client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), cancellationToken)
-                    .ConfigureAwait(false);
+                var start = new ContainerStartParameters();
+                await Client.Containers.StartContainerAsync(created.ID, start, cancellationToken).ConfigureAwait(false);
                 var inspected = await Client.Containers.InspectContainerAsync(created.ID, cancellationToken)
                     .ConfigureAwait(false);
                 var pid = (int)inspected.State.Pid;
@@ -285,7 +287,7 @@ internal sealed class DockerWorkerLauncher : IWorkerLauncher, IDisposable
         }
 
         File.SetUnixFileMode(startInfo.CodeDirectory, Enterable);
-        foreach (var entry in Directory.EnumerateFileSystemEntries(startInfo.CodeDirectory, "*", SearchOption.AllDirectories))
+        foreach (var entry in Everything(startInfo.CodeDirectory))
         {
             OpenEntry(entry);
         }
@@ -300,7 +302,7 @@ internal sealed class DockerWorkerLauncher : IWorkerLauncher, IDisposable
             OpenEntry(mount.Source);
             if (Directory.Exists(mount.Source))
             {
-                foreach (var entry in Directory.EnumerateFileSystemEntries(mount.Source, "*", SearchOption.AllDirectories))
+                foreach (var entry in Everything(mount.Source))
                 {
                     OpenEntry(entry);
                 }
@@ -310,6 +312,9 @@ internal sealed class DockerWorkerLauncher : IWorkerLauncher, IDisposable
         var socket = startInfo.Environment[Runtimes.WorkerProtocol.SocketVariable];
         File.SetUnixFileMode(socket, Enterable | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite);
     }
+
+    private static IEnumerable<string> Everything(string folder) =>
+        Directory.EnumerateFileSystemEntries(folder, "*", SearchOption.AllDirectories);
 
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     private static void OpenEntry(string entry)
@@ -335,6 +340,10 @@ internal sealed class DockerWorkerLauncher : IWorkerLauncher, IDisposable
         return uri;
     }
 
-    private static string DefaultOwner(string workDirectory) =>
-        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(workDirectory)))[..16];
+    // The same server restarted has the same host, folder and work directory; two servers on one host differ in one.
+    private static string DefaultOwner(string workDirectory)
+    {
+        var identity = $"{Environment.MachineName}\n{Environment.CurrentDirectory}\n{workDirectory}";
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity)))[..16];
+    }
 }

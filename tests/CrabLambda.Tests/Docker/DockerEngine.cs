@@ -30,7 +30,9 @@ public sealed class DockerEngine : IAsyncLifetime
 
     /// <summary>The engine's endpoint.</summary>
     public string Endpoint { get; } =
-        Environment.GetEnvironmentVariable("DOCKER_HOST") is { Length: > 0 } host ? host : "unix:///var/run/docker.sock";
+        Environment.GetEnvironmentVariable("DOCKER_HOST") is { Length: > 0 } host
+            ? host
+            : "unix:///var/run/docker.sock";
 
     /// <summary>A client of the engine, for checking what containers exist.</summary>
     public DockerClient Client { get; private set; } = null!;
@@ -74,16 +76,21 @@ public sealed class DockerEngine : IAsyncLifetime
     }
 
     /// <summary>Fails the calling test when the engine or an image is missing.</summary>
-    public void Require() => Assert.True(_problem is null, $"A Docker engine is required for this test, but {_problem}.");
+    public void Require() =>
+        Assert.True(_problem is null, $"A Docker engine is required for this test, but {_problem}.");
 
     /// <summary>The containers labelled with <paramref name="owner"/>, running or not.</summary>
-    public async Task<IList<ContainerListResponse>> ContainersOfAsync(string owner) =>
+    public Task<IList<ContainerListResponse>> ContainersOfAsync(string owner) =>
+        ContainersLabelledAsync(DockerWorkerLauncher.OwnerLabel, owner);
+
+    /// <summary>The containers with the label <paramref name="name"/> set to <paramref name="value"/>.</summary>
+    public async Task<IList<ContainerListResponse>> ContainersLabelledAsync(string name, string value) =>
         await Client.Containers.ListContainersAsync(new ContainersListParameters
         {
             All = true,
             Filters = new Dictionary<string, IDictionary<string, bool>>
             {
-                ["label"] = new Dictionary<string, bool> { [$"{DockerWorkerLauncher.OwnerLabel}={owner}"] = true },
+                ["label"] = new Dictionary<string, bool> { [$"{name}={value}"] = true },
             },
         });
 

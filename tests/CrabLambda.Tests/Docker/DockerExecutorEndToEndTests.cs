@@ -69,7 +69,11 @@ public sealed class DockerExecutorEndToEndTests(DockerEngine engine) : IAsyncLif
         await _server.DeployAsync(
             "hello-world",
             "rust",
-            """fn handler(event: serde_json::Value) -> String { format!("Hello, {}!", event["name"].as_str().unwrap_or("World")) }""",
+            """
+            fn handler(event: serde_json::Value) -> String {
+                format!("Hello, {}!", event["name"].as_str().unwrap_or("World"))
+            }
+            """,
             extra: new { memory_mb = 128, timeout_secs = 5 });
 
         var result = await _server.InvokeAsync("hello-world", """{"name":"CrabLambda"}""");
@@ -81,7 +85,10 @@ public sealed class DockerExecutorEndToEndTests(DockerEngine engine) : IAsyncLif
     [Fact]
     public async Task Invoke_Twice_ReusesTheWarmContainer()
     {
-        await _server.DeployAsync("warm", "python", "import socket\ndef handler(event):\n    return socket.gethostname()\n");
+        await _server.DeployAsync(
+            "warm",
+            "python",
+            "import socket\ndef handler(event):\n    return socket.gethostname()\n");
 
         var first = await _server.InvokeAsync("warm");
         var second = await _server.InvokeAsync("warm");
@@ -181,7 +188,8 @@ public sealed class DockerExecutorEndToEndTests(DockerEngine engine) : IAsyncLif
         Assert.Equal(["lo"], report.GetProperty("interfaces").EnumerateArray().Select(i => i.GetString()));
         Assert.NotEqual("connected", report.GetProperty("connect").GetString());
         Assert.Equal("read-only", report.GetProperty("root").GetString());
-        Assert.DoesNotContain("DATABASE_URL", report.GetProperty("environment").EnumerateArray().Select(e => e.GetString()));
+        var environment = report.GetProperty("environment").EnumerateArray().Select(e => e.GetString());
+        Assert.DoesNotContain("DATABASE_URL", environment);
     }
 
     [Fact]
