@@ -66,4 +66,10 @@ public sealed class CrabLambdaOptions
     /// Where workers keep code and sockets. Default: a folder under the system's temporary directory.
     /// </summary>
     public string? WorkDirectory { get; set; }
+
+    /// <summary>
+    /// Set by an executor whose workers run in containers with interpreters of their own, so that the built-in
+    /// runtimes do not look for python3 or node on the server's host.
+    /// </summary>
+    internal bool WorkersRunInContainers { get; set; }
 }

@@ -1,3 +1,4 @@
+using CrabLambda;
 using CrabLambda.Docker;
 using CrabLambda.Execution.Process;
 using CrabLambda.Execution.Sandbox;
@@ -33,6 +34,7 @@ public static class DockerCrabLambdaBuilderExtensions
             options.Configure(configure);
         }
 
+        services.PostConfigure<CrabLambdaOptions>(o => o.WorkersRunInContainers = true);
         services.TryAddSingleton<DockerWorkerLauncher>();
         services.RemoveAll<IWorkerLauncher>();
         services.AddSingleton<IWorkerLauncher>(sp => sp.GetRequiredService<DockerWorkerLauncher>());

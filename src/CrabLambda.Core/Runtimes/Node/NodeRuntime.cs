@@ -35,7 +35,10 @@ internal sealed class NodeRuntime : IRuntime
         "public", "await", "arguments", "eval", "require", "module", "exports", "__filename", "__dirname",
     ]);
 
+    private const string ContainerInterpreter = "node";
+
     private readonly string _interpreter;
+    private readonly bool _inContainers;
     private readonly WorkerProgram _worker;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
@@ -61,6 +64,7 @@ internal sealed class NodeRuntime : IRuntime
             "node-worker.js");
         _timeProvider = timeProvider;
         _logger = logger;
+        _inContainers = options.Value.WorkersRunInContainers;
     }
 
     public string Name => "node";
@@ -101,7 +105,10 @@ internal sealed class NodeRuntime : IRuntime
             throw new FunctionCodeException(problem);
         }
 
-        var executable = await GetExecutableAsync(cancellationToken).ConfigureAwait(false);
+        // In a container the image's interpreter runs the worker: the host need not have one.
+        var executable = _inContainers
+            ? ContainerInterpreter
+            : await GetExecutableAsync(cancellationToken).ConfigureAwait(false);
         var worker = _worker.Ensure();
         var module = Path.Combine(codeDirectory, ModuleFileName);
         WorkDirectory.WriteFileOnce(module, Encoding.UTF8.GetBytes(WithHandlerLookup(version.Code, version.Handler)));
@@ -113,7 +120,7 @@ internal sealed class NodeRuntime : IRuntime
                 ["PATH"] = $"{Path.GetDirectoryName(executable)}:{DefaultPath}",
             },
             ReadOnlyPaths = [executable, worker],
-            ContainerExecutable = "node",
+            ContainerExecutable = ContainerInterpreter,
         };
     }
 

@@ -19,6 +19,7 @@ internal sealed class PythonRuntime : IRuntime
     public const string InterpreterVariable = "CRABLAMBDA_PYTHON";
 
     private const string ModuleFileName = "function.py";
+    private const string ContainerInterpreter = "python3";
     private const string DefaultPath = "/usr/local/bin:/usr/bin:/bin";
     private const string ProbeScript =
         "import json, sys; print(json.dumps({'executable': sys.executable,"
@@ -33,6 +34,7 @@ internal sealed class PythonRuntime : IRuntime
     ]);
 
     private readonly string _interpreter;
+    private readonly bool _inContainers;
     private readonly WorkerProgram _worker;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
@@ -58,6 +60,7 @@ internal sealed class PythonRuntime : IRuntime
             "python-worker.py");
         _timeProvider = timeProvider;
         _logger = logger;
+        _inContainers = options.Value.WorkersRunInContainers;
     }
 
     public string Name => "python";
@@ -95,7 +98,10 @@ internal sealed class PythonRuntime : IRuntime
             throw new FunctionCodeException(problem);
         }
 
-        var python = await GetInstallationAsync(cancellationToken).ConfigureAwait(false);
+        // In a container the image's interpreter runs the worker: the host need not have one.
+        var python = _inContainers
+            ? new Installation(ContainerInterpreter, [])
+            : await GetInstallationAsync(cancellationToken).ConfigureAwait(false);
         var worker = _worker.Ensure();
         var module = Path.Combine(codeDirectory, ModuleFileName);
         WorkDirectory.WriteFileOnce(module, Encoding.UTF8.GetBytes(version.Code));
@@ -109,7 +115,7 @@ internal sealed class PythonRuntime : IRuntime
                 ["PATH"] = $"{Path.GetDirectoryName(python.Executable)}:{DefaultPath}",
             },
             ReadOnlyPaths = [.. python.Prefixes, worker],
-            ContainerExecutable = "python3",
+            ContainerExecutable = ContainerInterpreter,
         };
     }
 
