@@ -142,6 +142,45 @@ public sealed class PythonRuntimeTests : IAsyncLifetime
         Assert.Equal("42", outcome.Output);
     }
 
+    [Theory]
+    [InlineData("def handler(event):\n    return [event]\n")]
+    [InlineData("def handler(event, context=None, *, extra=1):\n    return [event, context is not None]\n")]
+    [InlineData("def handler(*args):\n    return [args[0], len(args) == 2]\n")]
+    [InlineData("import functools\ndef wrap(f):\n    @functools.wraps(f)\n    def inner(*a):\n        return f(*a)\n"
+        + "    return inner\n@wrap\ndef handler(event):\n    return [event]\n")]
+    [InlineData("class H:\n    def __call__(self, event, context):\n        return [event, True]\nhandler = H()\n")]
+    public async Task Invoke_HandlerSignature_GetsTheArgumentsItTakes(string code)
+    {
+        var version = _harness.DeployPython(code);
+
+        var outcome = await _harness.InvokeAsync(version, "7");
+
+        Assert.Equal(ExecutionStatus.Success, outcome.Status);
+        Assert.StartsWith("[7", outcome.Output);
+        Assert.DoesNotContain("false", outcome.Output);
+    }
+
+    [Fact]
+    public async Task Invoke_AwaitableOnTheFunctionsOwnLoop_IsAwaitedOnThatLoop()
+    {
+        var version = _harness.DeployPython("""
+            import asyncio
+
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+
+            def handler(event):
+                future = loop.create_future()
+                loop.call_soon(future.set_result, "done")
+                return future
+            """);
+
+        var outcome = await _harness.InvokeAsync(version);
+
+        Assert.Equal(ExecutionStatus.Success, outcome.Status);
+        Assert.Equal("\"done\"", outcome.Output);
+    }
+
     [Fact]
     public async Task Invoke_NoneResult_IsJsonNull()
     {

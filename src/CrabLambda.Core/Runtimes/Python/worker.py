@@ -7,16 +7,16 @@ function's own output on stdout and stderr, each invocation's output ended by a 
 Usage: python3 -u -B -I worker.py <module path> <handler name>
 """
 
-import asyncio
 import importlib.util
-import inspect
 import json
 import os
 import socket
 import struct
 import sys
 import time
-import traceback
+
+# asyncio, inspect and traceback are imported when first needed: together they double the worker's memory and
+# add tens of milliseconds to its start, and most handlers are neither async nor failing.
 
 _WORKER_FILE = os.path.abspath(__file__)
 # Traces name the function's file without the host folder it sits in.
@@ -103,6 +103,8 @@ def _is_user_frame(frame):
 
 def _format_trace(error):
     """The traceback without the worker's and the import machinery's own frames."""
+    import traceback
+
     summary = traceback.TracebackException.from_exception(error)
     seen = set()
     pending = [summary]
@@ -138,6 +140,15 @@ def _load(path, name):
 
 def _positional_parameters(handler):
     """How many arguments the handler takes: 0, 1 (event) or 2 (event, context)."""
+    code = getattr(handler, "__code__", None)
+    if code is not None and not hasattr(handler, "__wrapped__") and getattr(handler, "__self__", None) is None:
+        # A plain function: its code object says it without inspect.
+        if code.co_flags & 0x04:  # CO_VARARGS
+            return 2
+        return min(code.co_argcount, 2)
+
+    import inspect
+
     try:
         parameters = inspect.signature(handler).parameters.values()
     except (TypeError, ValueError):
@@ -175,7 +186,29 @@ def _end_output(marker):
     _write_all(2, marker)
 
 
-def _invoke(channel, handler, arity, loop, message):
+def _run_until_complete(awaitable):
+    """Runs an awaitable on the thread's event loop: the one the function already made, or a new one."""
+    import asyncio
+
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+        if loop.is_closed():
+            raise RuntimeError("closed")
+    except RuntimeError:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+    return loop.run_until_complete(awaitable)
+
+
+def _is_awaitable(value):
+    if not hasattr(value, "__await__") and type(value).__name__ != "generator":
+        return False
+    import inspect
+
+    return inspect.isawaitable(value)
+
+
+def _invoke(channel, handler, arity, message):
     execution_id = message["id"]
     marker = ("\n" + message["marker"] + "\n").encode("ascii")
     context = Context(message["context"], message["deadline_ms"])
@@ -186,8 +219,8 @@ def _invoke(channel, handler, arity, loop, message):
     result_frame = None
     try:
         result = handler(*arguments)
-        if inspect.isawaitable(result):
-            result = loop.run_until_complete(result)
+        if _is_awaitable(result):
+            result = _run_until_complete(result)
     except Exception as error:
         result_frame = {
             "type": "result",
@@ -245,8 +278,6 @@ def main():
         return 1
 
     arity = _positional_parameters(handler)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
     channel.send({"type": "ready"})
 
     while True:
@@ -257,7 +288,7 @@ def main():
         if message.get("type") == "invoke":
             # sys.exit() in the handler raises SystemExit out of here: the worker exits with the function's code, and
             # the host reports it.
-            _invoke(channel, handler, arity, loop, message)
+            _invoke(channel, handler, arity, message)
 
 
 if __name__ == "__main__":
