@@ -2,7 +2,9 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using CrabLambda.Execution;
+using CrabLambda.Execution.Process;
 using CrabLambda.Runtimes;
 using CrabLambda.Storage;
 using Microsoft.Extensions.Logging;
@@ -325,11 +327,17 @@ internal sealed partial class FunctionClient(
         {
             problem = $"The event is larger than the limit of {_options.MaxEventMb} MB.";
         }
+        else if (!Utf8.IsValid(input))
+        {
+            // The JSON reader does not look inside strings; a worker decoding them would fail instead.
+            problem = "The event is not valid UTF-8.";
+        }
         else
         {
             try
             {
-                var reader = new Utf8JsonReader(input, new JsonReaderOptions { MaxDepth = 256 });
+                var options = new JsonReaderOptions { MaxDepth = WorkerMessages.MaxEventDepth };
+                var reader = new Utf8JsonReader(input, options);
                 reader.Read();
                 reader.Skip();
                 if (reader.Read())

@@ -130,7 +130,9 @@ public sealed class ServerHarness : IAsyncDisposable
             response.StatusCode == status,
             $"{response.RequestMessage?.Method} {response.RequestMessage?.RequestUri}: expected {(int)status}, "
                 + $"got {(int)response.StatusCode}: {text}");
-        return text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
+        // Events and outputs may nest 256 levels, deeper than the parser's default.
+        var options = new JsonDocumentOptions { MaxDepth = 1024 };
+        return text.Length == 0 ? default : JsonDocument.Parse(text, options).RootElement.Clone();
     }
 
     public async ValueTask DisposeAsync()

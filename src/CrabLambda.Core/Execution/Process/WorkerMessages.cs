@@ -64,6 +64,9 @@ internal static class WorkerMessages
 {
     private static readonly byte[] s_emptyEvent = "{}"u8.ToArray();
 
+    /// <summary>How deeply an event may nest: the function client accepts this much, so the executor does too.</summary>
+    public const int MaxEventDepth = 256;
+
     /// <summary>
     /// Checks that an event is one JSON value and returns it unchanged; an empty event is <c>{}</c>.
     /// </summary>
@@ -75,7 +78,7 @@ internal static class WorkerMessages
             return s_emptyEvent;
         }
 
-        var reader = new Utf8JsonReader(eventJson.Span);
+        var reader = new Utf8JsonReader(eventJson.Span, new JsonReaderOptions { MaxDepth = MaxEventDepth });
         try
         {
             if (!reader.Read())

@@ -241,6 +241,38 @@ public sealed class BadInputTests(SmallLimitsServerFixture fixture) : IClassFixt
     }
 
     [Fact]
+    public async Task Invoke_EventNested256Levels_RunsAndDeeperIs400()
+    {
+        await Server.DeployAsync("deep-event", "python", "def handler(event):\n    return len(event)\n");
+
+        var deepest = await Server.InvokeAsync("deep-event", new string('[', 256) + new string(']', 256));
+        var tooDeep = await Server.Http.PostAsync(
+            "api/functions/deep-event/invoke",
+            new StringContent(new string('[', 257) + new string(']', 257)));
+
+        Assert.Equal("success", deepest.GetProperty("status").GetString());
+        await ExpectProblemAsync(tooDeep, HttpStatusCode.BadRequest);
+        var history = await Server.GetJsonAsync("api/functions/deep-event/executions");
+        Assert.Equal(1, history.GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Invoke_EventNotUtf8_Is400AndRecordsNothing()
+    {
+        await Server.DeployAsync("bad-bytes", "python", Code);
+
+        var response = await Server.Http.PostAsync(
+            "api/functions/bad-bytes/invoke",
+            new ByteArrayContent([(byte)'{', (byte)'"', (byte)'s', (byte)'"', (byte)':', (byte)'"', 0xFF, 0xFE,
+                (byte)'"', (byte)'}']));
+
+        var problem = await ExpectProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Contains("UTF-8", problem.GetRawText());
+        var history = await Server.GetJsonAsync("api/functions/bad-bytes/executions");
+        Assert.Equal(0, history.GetArrayLength());
+    }
+
+    [Fact]
     public async Task Invoke_UnknownFunction_Is404()
     {
         var response = await Server.Http.PostAsync("api/functions/nobody/invoke", new StringContent("{}"));
