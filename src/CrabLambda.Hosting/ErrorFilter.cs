@@ -44,6 +44,10 @@ internal sealed partial class ErrorFilter(ILogger logger) : IEndpointFilter
         {
             return Problems.CodeCannotRun(exception.Message);
         }
+        catch (RuntimeUnavailableException exception)
+        {
+            return Problems.RuntimeUnavailable(exception.Message);
+        }
         catch (ExecutionRejectedException exception)
         {
             httpContext.Response.Headers.RetryAfter = RetryAfterSeconds;

@@ -49,6 +49,11 @@ internal static class Problems
         statusCode: StatusCodes.Status422UnprocessableEntity,
         title: "The code cannot run");
 
+    public static ProblemHttpResult RuntimeUnavailable(string detail) => TypedResults.Problem(
+        detail,
+        statusCode: StatusCodes.Status503ServiceUnavailable,
+        title: "Runtime unavailable");
+
     public static ProblemHttpResult TooManyExecutions(string detail) => TypedResults.Problem(
         detail + " Retry after a moment.",
         statusCode: StatusCodes.Status429TooManyRequests,

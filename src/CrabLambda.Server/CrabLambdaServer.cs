@@ -1,4 +1,6 @@
 using CrabLambda.PostgreSql;
+using CrabLambda.Runtimes.Node;
+using CrabLambda.Runtimes.Python;
 using CrabLambda.Server.Authentication;
 using CrabLambda.Server.Configuration;
 using CrabLambda.Storage;
@@ -91,6 +93,16 @@ public static partial class CrabLambdaServer
         builder.Services.AddOpenApi();
 
         var crabLambda = builder.Services.AddCrabLambda(settings.Apply);
+        if (settings.PythonInterpreter is { } python)
+        {
+            builder.Services.Configure<PythonRuntimeOptions>(o => o.Interpreter = python);
+        }
+
+        if (settings.NodeInterpreter is { } node)
+        {
+            builder.Services.Configure<NodeRuntimeOptions>(o => o.Interpreter = node);
+        }
+
         AddStorage(crabLambda, settings.Database);
         if (settings.Executor == ExecutorKind.Docker)
         {

@@ -231,7 +231,7 @@ internal sealed partial class FunctionClient(
             .ConfigureAwait(false);
         if (!runtimes.TryGet(toRun.Runtime, out var runtime))
         {
-            throw new InvalidOperationException(
+            throw new RuntimeUnavailableException(
                 $"The runtime '{toRun.Runtime}' of function '{name}' is not registered on this server.");
         }
 

@@ -86,3 +86,10 @@ public sealed record WorkerLaunch(string Executable, IReadOnlyList<string> Argum
 /// </summary>
 /// <param name="message">What is wrong, with the compiler's diagnostics where there are any.</param>
 public sealed class FunctionCodeException(string message) : Exception(message);
+
+/// <summary>
+/// A runtime cannot run functions on this host right now: its interpreter is missing or broken, say. Reported as a
+/// 503 with the message as detail; nothing is recorded, since the function never ran.
+/// </summary>
+/// <param name="message">What is missing and how to provide it.</param>
+public sealed class RuntimeUnavailableException(string message) : InvalidOperationException(message);

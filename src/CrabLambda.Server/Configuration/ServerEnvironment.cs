@@ -16,6 +16,7 @@ public static class ServerEnvironment
     /// environment, which wins. The process environment is not changed.
     /// </summary>
     /// <param name="directory">The directory to look for <c>.env</c> in, normally the working directory.</param>
+    /// <exception cref="ServerConfigurationException">The <c>.env</c> file cannot be read or parsed.</exception>
     public static IReadOnlyDictionary<string, string?> Read(string directory)
     {
         var variables = new Dictionary<string, string?>(StringComparer.Ordinal);
@@ -23,7 +24,22 @@ public static class ServerEnvironment
         var file = Path.Combine(directory, FileName);
         if (File.Exists(file))
         {
-            foreach (var (name, value) in Env.NoEnvVars().Load(file))
+            IEnumerable<KeyValuePair<string, string>> pairs;
+            try
+            {
+                pairs = Env.NoEnvVars().Load(file).ToList();
+            }
+            catch (Sprache.ParseException e)
+            {
+                throw new ServerConfigurationException(
+                    [$"{FileName} in {directory} is not a list of NAME=value lines: {e.Message}"]);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new ServerConfigurationException([$"{FileName} in {directory} cannot be read: {e.Message}"]);
+            }
+
+            foreach (var (name, value) in pairs)
             {
                 variables[name] = value;
             }

@@ -61,6 +61,12 @@ public sealed record ServerSettings
     /// <summary>Images per runtime for <c>EXECUTOR=docker</c>, from <c>DOCKER_IMAGE_&lt;RUNTIME&gt;</c>.</summary>
     public required IReadOnlyDictionary<string, string> DockerImages { get; init; }
 
+    /// <summary>The Python interpreter of process workers (<c>CRABLAMBDA_PYTHON</c>), or null.</summary>
+    public string? PythonInterpreter { get; init; }
+
+    /// <summary>The Node.js interpreter of process workers (<c>CRABLAMBDA_NODE</c>), or null.</summary>
+    public string? NodeInterpreter { get; init; }
+
     /// <summary>
     /// Parses the variables. Unset and empty variables take their defaults.
     /// </summary>
@@ -91,6 +97,8 @@ public sealed record ServerSettings
             FunctionNetwork = reader.Boolean("FUNCTION_NETWORK", false),
             DockerHost = reader.Text("DOCKER_HOST") ?? "unix:///var/run/docker.sock",
             DockerImages = reader.WithPrefix("DOCKER_IMAGE_"),
+            PythonInterpreter = reader.Program("CRABLAMBDA_PYTHON"),
+            NodeInterpreter = reader.Program("CRABLAMBDA_NODE"),
         };
 
         if (settings.EnableAuth && settings.ApiKey is null)
@@ -236,6 +244,39 @@ public sealed record ServerSettings
             Problem($"{name} is not valid: {problem}");
             return DatabaseSettings.Parse(fallback);
         }
+
+        /// <summary>A program named by path or looked up on <c>PATH</c>; it must exist and be executable.</summary>
+        public string? Program(string name)
+        {
+            var value = Text(name);
+            if (value is null)
+            {
+                return null;
+            }
+
+            if (FindProgram(value) is null)
+            {
+                Problem($"{name}={value} is not an executable program (an absolute path, or a name on PATH).");
+            }
+
+            return value;
+        }
+
+        private static string? FindProgram(string program)
+        {
+            var candidates = program.Contains('/', StringComparison.Ordinal)
+                ? [Path.GetFullPath(program)]
+                : (Environment.GetEnvironmentVariable("PATH") ?? "")
+                    .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+                    .Select(folder => Path.Combine(folder, program));
+            return candidates.FirstOrDefault(IsExecutable);
+        }
+
+        private static bool IsExecutable(string path) =>
+            File.Exists(path)
+            && (OperatingSystem.IsWindows()
+                || (File.GetUnixFileMode(path) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute
+                    | UnixFileMode.OtherExecute)) != 0);
 
         public IReadOnlyDictionary<string, string> WithPrefix(string prefix)
         {

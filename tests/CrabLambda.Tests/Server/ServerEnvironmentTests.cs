@@ -21,6 +21,16 @@ public sealed class ServerEnvironmentTests : IDisposable
     }
 
     [Fact]
+    public void Read_MalformedDotEnv_FailsNamingTheFile()
+    {
+        File.WriteAllText(Path.Combine(_directory, ".env"), "SERVER_PORT=9000\ngarbage line without equals\n");
+
+        var exception = Assert.Throws<ServerConfigurationException>(() => ServerEnvironment.Read(_directory));
+
+        Assert.StartsWith(".env in ", Assert.Single(exception.Problems));
+    }
+
+    [Fact]
     public void Read_RealEnvironment_WinsOverTheFile()
     {
         var name = "CRABLAMBDA_TEST_" + Guid.NewGuid().ToString("N");

@@ -141,6 +141,33 @@ public sealed class ServerSettingsTests
     }
 
     [Fact]
+    public void Parse_InterpreterThatIsNoProgram_FailsNamingTheVariable()
+    {
+        var exception = Assert.Throws<ServerConfigurationException>(
+            () => ServerSettings.Parse(new Dictionary<string, string?>
+            {
+                ["CRABLAMBDA_PYTHON"] = "/nonexistent/python3",
+                ["CRABLAMBDA_NODE"] = "/bin/sh",
+            }));
+
+        var problem = Assert.Single(exception.Problems);
+        Assert.StartsWith("CRABLAMBDA_PYTHON=/nonexistent/python3", problem);
+    }
+
+    [Fact]
+    public void Parse_Interpreters_AreKeptForTheRuntimes()
+    {
+        var settings = ServerSettings.Parse(new Dictionary<string, string?>
+        {
+            ["CRABLAMBDA_PYTHON"] = "/bin/sh",
+            ["CRABLAMBDA_NODE"] = "sh",
+        });
+
+        Assert.Equal("/bin/sh", settings.PythonInterpreter);
+        Assert.Equal("sh", settings.NodeInterpreter);
+    }
+
+    [Fact]
     public void Parse_DockerExecutor_IsAccepted()
     {
         var settings = ServerSettings.Parse(new Dictionary<string, string?> { ["EXECUTOR"] = "docker" });

@@ -61,13 +61,13 @@ internal static class InterpreterProbe
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
                 process.Kill(entireProcessTree: true);
-                throw new InvalidOperationException(
+                throw new Runtimes.RuntimeUnavailableException(
                     $"'{program}' did not answer within {s_timeout.TotalSeconds} s when asked about itself.");
             }
 
             if (process.ExitCode != 0)
             {
-                throw new InvalidOperationException(
+                throw new Runtimes.RuntimeUnavailableException(
                     $"'{program}' failed with exit code {process.ExitCode} when asked about itself: "
                     + (await stderr.ConfigureAwait(false)).Trim());
             }

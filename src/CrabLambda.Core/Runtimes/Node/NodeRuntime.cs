@@ -172,7 +172,7 @@ internal sealed class NodeRuntime : IRuntime
 
             var answer = await InterpreterProbe.RunAsync(_interpreter, ["-e", ProbeScript], _timeProvider,
                 cancellationToken).ConfigureAwait(false)
-                ?? throw new InvalidOperationException(
+                ?? throw new RuntimeUnavailableException(
                     $"The node runtime cannot run functions: '{_interpreter}' was not found. Install Node.js, or name "
                     + $"the program in {InterpreterVariable}.");
 
@@ -180,7 +180,7 @@ internal sealed class NodeRuntime : IRuntime
             var executable = document.RootElement.GetProperty("executable").GetString();
             if (string.IsNullOrEmpty(executable) || !Path.IsPathRooted(executable))
             {
-                throw new InvalidOperationException(
+                throw new RuntimeUnavailableException(
                     $"The node runtime cannot run functions: '{_interpreter}' does not know its own path.");
             }
 

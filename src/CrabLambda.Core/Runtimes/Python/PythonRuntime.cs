@@ -155,7 +155,7 @@ internal sealed class PythonRuntime : IRuntime
 
             var answer = await InterpreterProbe.RunAsync(_interpreter, ["-c", ProbeScript], _timeProvider,
                 cancellationToken).ConfigureAwait(false)
-                ?? throw new InvalidOperationException(
+                ?? throw new RuntimeUnavailableException(
                     $"The python runtime cannot run functions: '{_interpreter}' was not found. Install Python 3.8 or "
                     + $"later, or name the interpreter in {InterpreterVariable}.");
 
@@ -164,14 +164,14 @@ internal sealed class PythonRuntime : IRuntime
             var version = root.GetProperty("version").GetString()!;
             if (!root.GetProperty("ok").GetBoolean())
             {
-                throw new InvalidOperationException(
+                throw new RuntimeUnavailableException(
                     $"The python runtime needs Python 3.8 or later, but '{_interpreter}' is Python {version}.");
             }
 
             var executable = root.GetProperty("executable").GetString();
             if (string.IsNullOrEmpty(executable) || !Path.IsPathRooted(executable))
             {
-                throw new InvalidOperationException(
+                throw new RuntimeUnavailableException(
                     $"The python runtime cannot run functions: '{_interpreter}' does not know its own path.");
             }
 
