@@ -58,7 +58,7 @@ internal sealed partial class FunctionClient(
             throw new FunctionConflictException(name);
         }
 
-        var now = time.GetUtcNow();
+        var now = Now();
         var version = new FunctionVersion(
             Guid.CreateVersion7(now),
             1,
@@ -154,7 +154,7 @@ internal sealed partial class FunctionClient(
             MemoryMb = update.MemoryMb ?? current.MemoryMb,
             TimeoutSecs = update.TimeoutSecs ?? current.TimeoutSecs,
             Network = update.Network ?? current.Network,
-            DeployedAt = time.GetUtcNow(),
+            DeployedAt = Now(),
         };
         if (draft with { DeployedAt = current.DeployedAt } == current)
         {
@@ -208,9 +208,13 @@ internal sealed partial class FunctionClient(
     {
         var function = await FindAsync(name, cancellationToken).ConfigureAwait(false);
         await FindVersionAsync(function, version, cancellationToken).ConfigureAwait(false);
+        if (function.CurrentVersion == version)
+        {
+            return function;
+        }
 
         var updated = await store
-            .SetCurrentVersionAsync(function.Id, version, time.GetUtcNow(), cancellationToken)
+            .SetCurrentVersionAsync(function.Id, version, Now(), cancellationToken)
             .ConfigureAwait(false) ?? throw FunctionNotFound(name);
 
         LogRolledBack(name, version);
@@ -235,7 +239,7 @@ internal sealed partial class FunctionClient(
                 $"The runtime '{toRun.Runtime}' of function '{name}' is not registered on this server.");
         }
 
-        var executedAt = time.GetUtcNow();
+        var executedAt = Now();
         var executionId = Guid.CreateVersion7(executedAt);
         ExecutionOutcome outcome;
         using (await limiter.AcquireAsync(cancellationToken).ConfigureAwait(false))
@@ -318,6 +322,13 @@ internal sealed partial class FunctionClient(
 
     internal static string HashCode(string code) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(code)));
+
+    // The stores keep microseconds; an answer made from the clock must not show more than a later read of it.
+    private DateTimeOffset Now()
+    {
+        var now = time.GetUtcNow();
+        return now.AddTicks(-(now.Ticks % TimeSpan.TicksPerMicrosecond));
+    }
 
     private void CheckEvent(ReadOnlySpan<byte> input)
     {

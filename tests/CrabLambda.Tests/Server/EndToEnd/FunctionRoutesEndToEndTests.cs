@@ -43,10 +43,12 @@ public sealed class FunctionRoutesEndToEndTests(ServerFixture fixture) : IClassF
     [Fact]
     public async Task Get_Deployed_ReturnsItsConfigurationWithDefaults()
     {
-        await Server.DeployAsync("get-me", "python", FunctionCode.PythonReturning("v1"));
+        var created = await Server.DeployAsync("get-me", "python", FunctionCode.PythonReturning("v1"));
 
         var function = await Server.GetJsonAsync("api/functions/get-me");
 
+        Assert.Equal(created.GetProperty("created_at").GetString(), function.GetProperty("created_at").GetString());
+        Assert.Equal(created.GetProperty("updated_at").GetString(), function.GetProperty("updated_at").GetString());
         Assert.Equal("get-me", function.GetProperty("name").GetString());
         Assert.Equal("python", function.GetProperty("runtime").GetString());
         Assert.Equal("handler", function.GetProperty("handler").GetString());
@@ -118,6 +120,11 @@ public sealed class FunctionRoutesEndToEndTests(ServerFixture fixture) : IClassF
         var after = await Server.InvokeAsync("roll");
         Assert.Equal("v1", after.GetProperty("output").GetProperty("from").GetString());
         Assert.Equal(1, after.GetProperty("version").GetInt32());
+
+        var again = await ServerHarness.ExpectAsync(
+            await Server.Http.PostAsync("api/functions/roll/rollback/1", null),
+            HttpStatusCode.OK);
+        Assert.Equal(rolledBack.GetProperty("updated_at").GetString(), again.GetProperty("updated_at").GetString());
         var versions = await Server.GetJsonAsync("api/functions/roll/versions");
         Assert.Equal(2, versions.GetArrayLength());
     }
