@@ -203,6 +203,15 @@ public static partial class CrabLambdaServer
             LogConcurrency(logger, settings.MaxConcurrentExecutions);
         }
 
+        LogLimits(
+            logger,
+            settings.MaxFunctionSizeMb,
+            settings.DefaultMemoryMb,
+            settings.DefaultTimeoutSecs,
+            settings.MaxTimeoutSecs,
+            settings.FunctionNetwork ? "allowed" : "off",
+            settings.ExecutionLogRetentionDays);
+
         if (settings.EnableAuth)
         {
             LogAuthOn(logger);
@@ -229,6 +238,21 @@ public static partial class CrabLambdaServer
 
     [LoggerMessage(4, LogLevel.Information, "At most {MaxConcurrent} executions run at once")]
     private static partial void LogConcurrency(ILogger logger, int maxConcurrent);
+
+    [LoggerMessage(
+        7,
+        LogLevel.Information,
+        "Limits: code up to {MaxCodeMb} MB; memory {DefaultMemoryMb} MB and timeout {DefaultTimeoutSecs} s unless a "
+            + "function sets them, timeouts up to {MaxTimeoutSecs} s; network {Network} by default; executions kept "
+            + "{RetentionDays} days")]
+    private static partial void LogLimits(
+        ILogger logger,
+        int maxCodeMb,
+        int defaultMemoryMb,
+        int defaultTimeoutSecs,
+        int maxTimeoutSecs,
+        string network,
+        int retentionDays);
 
     [LoggerMessage(5, LogLevel.Information, "Authentication: on; /api routes need the API key")]
     private static partial void LogAuthOn(ILogger logger);

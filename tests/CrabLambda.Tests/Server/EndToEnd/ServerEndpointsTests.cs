@@ -84,6 +84,10 @@ public sealed class ServerEndpointsTests(ServerFixture fixture) : IClassFixture<
         Assert.Contains(messages, m => m.Contains("SQLite file " + Server.DatabasePath, StringComparison.Ordinal));
         Assert.Contains(messages, m => m.Contains("Executor: process", StringComparison.Ordinal));
         Assert.Contains(
+            messages,
+            m => m.StartsWith("Limits: code up to 10 MB; memory 128 MB and timeout 30 s", StringComparison.Ordinal)
+                && m.Contains("timeouts up to 300 s", StringComparison.Ordinal));
+        Assert.Contains(
             Server.Logs.Records,
             r => r.Category.EndsWith("IsolationStartup", StringComparison.Ordinal)
                 && r.Message.StartsWith("Workers run with isolation: ", StringComparison.Ordinal));
