@@ -41,36 +41,15 @@ wanted() {
 }
 
 build_python() {
-    [ -x "$python" ] || { echo "No python3 at '$python' (set CRABLAMBDA_IMAGE_PYTHON)" >&2; return 1; }
-    local stdlib dynload
-    stdlib=$("$python" -I -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')
-    dynload=$("$python" -I -c 'import sysconfig; print(sysconfig.get_path("platstdlib") + "/lib-dynload")')
-
     rootfs_begin
-    rootfs_add_program "$python" "$(realpath "$python")"
-    # The test suite, IDLE, Tk, the build configuration and the installers are most of the size and no function's.
-    local name
-    name=$(basename "$stdlib")
-    rootfs_add_tree "$stdlib" "$name/test" "$name/idlelib" "$name/tkinter" "$name/turtledemo" \
-        "$name/lib2to3" "$name/ensurepip" "$name/distutils" "$name/pydoc_data" "$name/config-*" \
-        "$name/site-packages" "$name/dist-packages"
-    if [ -d "$dynload" ]; then
-        rootfs_add_tree "$dynload"
-        rootfs_add_program "$dynload"/*.so
-    fi
-    rootfs_add /usr/lib/ssl/cert.pem /usr/lib/ssl/openssl.cnf
+    rootfs_add_python "$python"
     rootfs_import crablambda/python:local "ENV PATH=$image_path" "ENV LANG=C.UTF-8" 'CMD ["python3"]'
     rootfs_end
 }
 
 build_node() {
-    [ -n "$node" ] && [ -x "$node" ] || { echo "No node on PATH (set CRABLAMBDA_IMAGE_NODE)" >&2; return 1; }
     rootfs_begin
-    rootfs_add_program "$node" "$(realpath "$node")"
-    # The image's PATH must find it as node whatever it is called on the host.
-    if [ ! -e "$rootfs/usr/bin/node" ] && [ ! -e "$rootfs/usr/local/bin/node" ]; then
-        ln -s "$(realpath "$node")" "$rootfs/usr/local/bin/node"
-    fi
+    rootfs_add_node "$node"
     rootfs_import crablambda/node:local "ENV PATH=$image_path" "ENV LANG=C.UTF-8" 'CMD ["node"]'
     rootfs_end
 }

@@ -5,6 +5,10 @@
 # The Docker client: the first on PATH.
 docker_cli=${DOCKER_CLI:-docker}
 
+# A failing step says which, even inside a function or a command substitution.
+set -E
+trap 'echo "${BASH_SOURCE[0]##*/}: line $LINENO failed (status $?): $BASH_COMMAND" >&2' ERR
+
 # Starts an empty root file system in a new temporary folder, named by $rootfs, with the folders every image has
 # and the users root and nobody (65534).
 rootfs_begin() {
@@ -19,6 +23,13 @@ rootfs_begin() {
     : >"$rootfs/etc/hosts"
     : >"$rootfs/etc/resolv.conf"
     : >"$rootfs/etc/hostname"
+    # A merged /usr (/bin -> usr/bin and the like) is kept as the host has it.
+    local folder
+    for folder in /bin /sbin /lib /lib32 /lib64 /libx32; do
+        if [ -L "$folder" ]; then
+            rootfs_add "$folder"
+        fi
+    done
 }
 
 # Removes the root file system.
@@ -113,6 +124,52 @@ rootfs_add_tree() {
     done < <(find "$rootfs$folder" -type l -print0)
 }
 
+# Copies a Python interpreter with its standard library and the libraries of its extension modules. The test
+# suite, IDLE, Tk, the build configuration and the installers are most of the size and no function's; site and
+# dist packages are left out too.
+rootfs_add_python() {
+    local python=$1 stdlib dynload name
+    [ -x "$python" ] || { echo "rootfs: no python3 at '$python'" >&2; return 1; }
+    stdlib=$("$python" -I -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')
+    dynload=$("$python" -I -c 'import sysconfig; print(sysconfig.get_path("platstdlib") + "/lib-dynload")')
+    name=$(basename "$stdlib")
+
+    rootfs_add_program "$python" "$(realpath "$python")"
+    rootfs_add_tree "$stdlib" "$name/test" "$name/idlelib" "$name/tkinter" "$name/turtledemo" \
+        "$name/lib2to3" "$name/ensurepip" "$name/distutils" "$name/pydoc_data" "$name/config-*" \
+        "$name/site-packages" "$name/dist-packages"
+    if [ -d "$dynload" ]; then
+        rootfs_add_tree "$dynload"
+        rootfs_add_program "$dynload"/*.so
+    fi
+    # ssl's default certificate file.
+    if [ -e /usr/lib/ssl/cert.pem ]; then
+        rootfs_add /usr/lib/ssl/cert.pem
+    fi
+}
+
+# Copies node with its libraries, reachable as node on /usr/local/bin:/usr/bin:/bin whatever its host name.
+rootfs_add_node() {
+    local node=$1
+    [ -n "$node" ] && [ -x "$node" ] || { echo "rootfs: no node at '$node'" >&2; return 1; }
+    rootfs_add_program "$node" "$(realpath "$node")"
+    if [ ! -e "$rootfs/usr/bin/node" ] && [ ! -e "$rootfs/usr/local/bin/node" ]; then
+        ln -s "$(realpath "$node")" "$rootfs/usr/local/bin/node"
+    fi
+}
+
+# Copies the shared libraries that are loaded by name at run time rather than linked (so ldd does not list
+# them), as the cache of the dynamic loader finds them: e.g. rootfs_add_library libssl.so.3.
+rootfs_add_library() {
+    local name path
+    for name in "$@"; do
+        path=$(ldconfig -p \
+            | awk -v name="$name" '$1 == name && $NF ~ /^\// && !found { print $NF; found = 1 }')
+        [ -n "$path" ] || { echo "rootfs: the library $name is not on this machine" >&2; return 1; }
+        rootfs_add_program "$path"
+    done
+}
+
 # Whether the engine has the image.
 image_exists() {
     "$docker_cli" image inspect "$1" >/dev/null 2>&1
@@ -121,12 +178,17 @@ image_exists() {
 # Imports the root file system as the image $1; the remaining arguments are Dockerfile instructions for
 # docker import --change (ENV, USER, CMD, WORKDIR, ...).
 rootfs_import() {
-    local image=$1 change
+    local image=$1 change previous
     shift
     local changes=()
     for change in "$@"; do
         changes+=(--change "$change")
     done
+    previous=$("$docker_cli" image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
     tar -C "$rootfs" --numeric-owner -cf - . | "$docker_cli" import "${changes[@]}" - "$image" >/dev/null
+    # The image it replaces is removed, unless a container still uses it.
+    if [ -n "$previous" ]; then
+        "$docker_cli" rmi "$previous" >/dev/null 2>&1 || true
+    fi
     echo "Built $image ($(du -sh "$rootfs" | cut -f1) on disk)"
 }
