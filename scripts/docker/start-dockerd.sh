@@ -3,11 +3,12 @@
 #
 #   scripts/docker/start-dockerd.sh
 #
-# Does nothing when an engine already answers. Otherwise, as root: installs Debian's docker.io when dockerd is
-# missing, starts dockerd in the background (its log in artifacts/docker/dockerd.log, or $DOCKERD_LOG) and waits
-# until it answers, at most $DOCKERD_WAIT_SECS seconds (60 by default). Exits non-zero with the reason when no
-# engine can be had. DOCKER_HOST, when it names a unix:// socket, says which socket; an engine elsewhere
-# (tcp://) is only checked, never started. $DOCKERD_ARGS are added to dockerd's arguments (e.g. --data-root).
+# Does nothing when an engine already answers (but makes its default bridge again if the host lost it). Otherwise,
+# as root: installs Debian's docker.io when dockerd is missing; waits for a dockerd that is already running (one the
+# init system started); or starts dockerd in the background, its log in artifacts/docker/dockerd.log (or
+# $DOCKERD_LOG), with $DOCKERD_ARGS added to its arguments. Every wait lasts at most $DOCKERD_WAIT_SECS seconds (60
+# by default); the script exits non-zero with the reason when no engine can be had. DOCKER_HOST, when it names a
+# unix:// socket, says which socket; an engine elsewhere (tcp://) is only checked, never started.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -87,12 +88,17 @@ if ! command -v dockerd >/dev/null; then
     apt-get update -q >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io >/dev/null
     command -v dockerd >/dev/null || fail "docker.io was installed but dockerd is still missing"
+fi
 
-    # On a machine with an init system the package starts the engine itself.
-    if wait_for_engine 10; then
+# An engine started by the init system (as installing the package does) may still be on its way up.
+if running=$(pgrep -x dockerd | tr '\n' ' '); [ -n "$running" ]; then
+    echo "Waiting for the dockerd already running (pid ${running% })"
+    if wait_for_engine "$wait_secs"; then
+        repair_default_bridge
         echo "Docker engine ready at $host"
         exit 0
     fi
+    fail "a dockerd is running (pid ${running% }) but does not answer at $host after $wait_secs s"
 fi
 
 mkdir -p "$(dirname "$log")"
