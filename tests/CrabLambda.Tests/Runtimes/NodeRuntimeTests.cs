@@ -314,7 +314,7 @@ public sealed class NodeRuntimeTests : IAsyncLifetime
             NullLogger<NodeRuntime>.Instance);
         var version = _harness.DeployNode("exports.handler = () => 1;\n");
 
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(
+        var error = await Assert.ThrowsAsync<RuntimeUnavailableException>(
             () => node.GetLaunchAsync(version, _harness.WorkDirectory, CancellationToken.None));
 
         Assert.Contains("/no/such/node", error.Message);

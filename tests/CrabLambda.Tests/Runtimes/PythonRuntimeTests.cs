@@ -372,7 +372,7 @@ public sealed class PythonRuntimeTests : IAsyncLifetime
             NullLogger<PythonRuntime>.Instance);
         var version = _harness.DeployPython("def handler(event):\n    return 1\n");
 
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(
+        var error = await Assert.ThrowsAsync<RuntimeUnavailableException>(
             () => python.GetLaunchAsync(version, _harness.WorkDirectory, CancellationToken.None));
 
         Assert.Contains("/no/such/python3", error.Message);
