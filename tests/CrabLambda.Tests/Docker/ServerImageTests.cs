@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Text;
 using System.Text.Json;
 using CrabLambda.Tests.Infrastructure;
 using CrabLambda.Tests.Server.EndToEnd;
@@ -9,57 +7,42 @@ using CrabLambda.Tests.Server.EndToEnd;
 namespace CrabLambda.Tests.Docker;
 
 /// <summary>
-/// The repository's <c>Dockerfile</c> built into a server image and run as a container, driven over HTTP as the
-/// quick start is; and the compose file as Compose reads it. With no registry the build uses the base images that
-/// <c>scripts/docker/build-server-base-images.sh</c> makes from this machine's own .NET, python3 and node.
+/// The server image run as a container and driven over HTTP as the quick start is, on its own with SQLite in its
+/// volume and with PostgreSQL through the compose file; and the compose file as Compose reads it.
 /// </summary>
 [Collection(DockerCollection.Name)]
-public sealed class ServerImageTests(DockerEngine engine)
+public sealed class ServerImageTests(DockerEngine engine, ServerImage server) : IClassFixture<ServerImage>
 {
-    private const string SdkBase = "crablambda/dotnet-sdk:local";
-    private const string RuntimeBase = "crablambda/aspnet:local";
-    private static readonly TimeSpan s_buildTimeout = TimeSpan.FromMinutes(15);
-    private static readonly TimeSpan s_stepTimeout = TimeSpan.FromMinutes(2);
+    private const string PostgresImage = "crablambda/postgres:local";
+
+    private readonly string _suffix = Guid.NewGuid().ToString("N")[..12];
 
     [Fact]
-    public async Task ServerImage_FromTheDockerfile_RunsThePythonAndNodeQuickStartsAndKeepsItsDataInTheVolume()
+    public async Task ServerImage_Run_AnswersThePythonAndNodeQuickStartsAndKeepsItsDataInTheVolume()
     {
         engine.Require();
-        var docker = Tools.Require("docker");
-        var repository = FindRepository();
-        var suffix = Guid.NewGuid().ToString("N")[..12];
-        var image = $"crablambda/server-test:{suffix}";
-        var buildStage = $"crablambda/server-test:{suffix}-build";
-        var container = $"crablambda-server-test-{suffix}";
-        string[] baseImages = ["--build-arg", $"SDK_IMAGE={SdkBase}", "--build-arg", $"RUNTIME_IMAGE={RuntimeBase}"];
-
-        await RunAsync("bash", ["scripts/docker/build-server-base-images.sh"], repository, s_buildTimeout);
+        Tools.Require("docker");
+        var image = await server.GetAsync();
+        var container = $"crablambda-server-test-{_suffix}";
         try
         {
-            // The build stage gets a name of its own, so that removing it at the end leaves no image behind.
-            await RunAsync(docker, ["build", .. baseImages, "--target", "build", "-t", buildStage, "."], repository,
-                s_buildTimeout);
-            await RunAsync(docker, ["build", .. baseImages, "-t", image, "."], repository, s_buildTimeout);
-            await RunAsync(docker, ["run", "-d", "--name", container, "-p", "127.0.0.1::8080", image], repository,
-                s_stepTimeout);
-            using var http = await ConnectAsync(docker, container, repository);
+            await Commands.RunAsync("docker", ["run", "-d", "--name", container, "-p", "127.0.0.1::8080", image]);
+            using var http = await ConnectAsync(container);
 
             var python = await QuickStartAsync(http, "hello-py", "python", FunctionCode.PythonQuickStart);
             var node = await QuickStartAsync(http, "hello-node", "node", FunctionCode.NodeQuickStart);
 
             // The SQLite file is in the volume, so the functions outlive a restart of the container.
-            await RunAsync(docker, ["restart", container], repository, s_stepTimeout);
-            using var restarted = await ConnectAsync(docker, container, repository);
+            await Commands.RunAsync("docker", ["restart", container]);
+            using var restarted = await ConnectAsync(container);
             var listed = await ServerHarness.ExpectAsync(
                 await restarted.GetAsync("api/functions"),
                 HttpStatusCode.OK);
             var again = await InvokeAsync(restarted, "hello-py");
-            var health = await WaitForHealthAsync(docker, container, repository);
-            var settings = await RunAsync(
-                docker,
-                ["inspect", "--format", "{{.Config.User}} {{range .Mounts}}{{.Destination}}{{end}}", container],
-                repository,
-                s_stepTimeout);
+            var health = await WaitForHealthAsync(container);
+            var settings = await Commands.RunAsync(
+                "docker",
+                ["inspect", "--format", "{{.Config.User}} {{range .Mounts}}{{.Destination}}{{end}}", container]);
 
             Assert.Equal("success", python.GetProperty("status").GetString());
             Assert.Equal("Hello, CrabLambda!", python.GetProperty("output").GetString());
@@ -71,24 +54,73 @@ public sealed class ServerImageTests(DockerEngine engine)
         }
         finally
         {
-            await RunQuietlyAsync(docker, ["rm", "-f", "-v", container], repository);
-            await RunQuietlyAsync(docker, ["rmi", image, buildStage], repository);
+            await Commands.RunQuietlyAsync("docker", ["rm", "-f", "-v", container]);
+        }
+    }
+
+    [Fact]
+    public async Task ComposeUp_WithTheServerImage_ServesTheQuickStartFromPostgresOnceItIsHealthy()
+    {
+        engine.Require();
+        Tools.Require("docker");
+        var compose = await Commands.FindComposeAsync();
+        var image = await server.GetAsync();
+        await Commands.RunAsync("bash", ["scripts/docker/build-postgres-image.sh"]);
+        var port = ServerProcess.FreePort();
+        var variables = new Dictionary<string, string>
+        {
+            ["CRABLAMBDA_IMAGE"] = image,
+            ["POSTGRES_IMAGE"] = PostgresImage,
+            ["CRABLAMBDA_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["POSTGRES_PASSWORD"] = "pw-" + _suffix,
+        };
+        string[] project = [.. compose[1..], "--project-name", $"crablambdatest{_suffix}"];
+        try
+        {
+            await Commands.RunAsync(compose[0], [.. project, "up", "-d", "--no-build"], environment: variables);
+            using var http = await ConnectAsync(port, () => Commands.RunQuietlyAsync(
+                compose[0],
+                [.. project, "logs", "--no-color"],
+                variables));
+
+            var python = await QuickStartAsync(http, "hello-py", "python", FunctionCode.PythonQuickStart);
+            var execution = await ServerHarness.ExpectAsync(
+                await http.GetAsync($"api/executions/{python.GetProperty("execution_id").GetString()}"),
+                HttpStatusCode.OK);
+            var postgres = await Commands.RunAsync(compose[0], [.. project, "ps", "-q", "postgres"], null, variables);
+            var health = await Commands.RunAsync(
+                "docker",
+                ["inspect", "--format", "{{.State.Health.Status}}", postgres.Trim()]);
+            var logs = await Commands.RunAsync(
+                compose[0],
+                [.. project, "logs", "--no-color", "server"],
+                null,
+                variables);
+
+            Assert.Equal("Hello, CrabLambda!", python.GetProperty("output").GetString());
+            Assert.Equal("success", execution.GetProperty("status").GetString());
+            Assert.Equal("healthy", health.Trim());
+            Assert.Contains("Storage: PostgreSQL", logs, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await Commands.RunQuietlyAsync(compose[0], [.. project, "down", "-v"], variables);
         }
     }
 
     [Fact]
     public async Task ComposeFile_Config_PointsTheServerAtAHealthyPostgresWithAVolume()
     {
-        var repository = FindRepository();
-        var compose = await FindComposeAsync(repository);
+        var compose = await Commands.FindComposeAsync();
 
-        var config = await RunAsync(compose[0], [.. compose[1..], "config"], repository, s_stepTimeout);
+        var config = await Commands.RunAsync(compose[0], [.. compose[1..], "config"]);
 
         Assert.Contains("DATABASE_URL: postgresql://crablambda:", config, StringComparison.Ordinal);
         Assert.Contains("@postgres:5432/crablambda", config, StringComparison.Ordinal);
         Assert.Contains("condition: service_healthy", config, StringComparison.Ordinal);
         Assert.Contains("pg_isready", config, StringComparison.Ordinal);
-        Assert.Contains("/var/lib/postgresql/data", config, StringComparison.Ordinal);
+        Assert.Contains("postgres-data:/var/lib/postgresql/data", config, StringComparison.Ordinal);
+        Assert.Contains("image: postgres:17", config, StringComparison.Ordinal);
     }
 
     private static async Task<JsonElement> QuickStartAsync(HttpClient http, string name, string runtime, string code)
@@ -111,11 +143,17 @@ public sealed class ServerImageTests(DockerEngine engine)
             await http.PostAsync($"api/functions/{name}/invoke", new StringContent("""{"name":"CrabLambda"}""")),
             HttpStatusCode.OK);
 
-    // The engine picks the published port at each start; the client is for the container's current one, once ready.
-    private static async Task<HttpClient> ConnectAsync(string docker, string container, string directory)
+    // The engine picks the published port at each start of the container.
+    private static async Task<HttpClient> ConnectAsync(string container)
     {
-        var published = await RunAsync(docker, ["port", container, "8080/tcp"], directory, s_stepTimeout);
+        var published = await Commands.RunAsync("docker", ["port", container, "8080/tcp"]);
         var port = int.Parse(published.Trim().Split('\n')[0].Split(':')[^1], CultureInfo.InvariantCulture);
+        return await ConnectAsync(port, () => Commands.RunQuietlyAsync("docker", ["logs", container]));
+    }
+
+    // A client of the server on the port, once it is ready; the logs are in the failure when it never is.
+    private static async Task<HttpClient> ConnectAsync(int port, Func<Task<string>> logs)
+    {
         var http = new HttpClient
         {
             BaseAddress = new Uri($"http://127.0.0.1:{port}/"),
@@ -142,23 +180,20 @@ public sealed class ServerImageTests(DockerEngine engine)
         }
 
         http.Dispose();
-        var logs = await RunQuietlyAsync(docker, ["logs", container], directory);
-        Assert.Fail($"the server in the container did not get ready on port {port} in 90 s:\n{logs}");
+        Assert.Fail($"the server in the container did not get ready on port {port} in 90 s:\n{await logs()}");
         return null!;
     }
 
     // The image's HEALTHCHECK runs every 15 s; the first one passes once the server is ready.
-    private static async Task<string> WaitForHealthAsync(string docker, string container, string directory)
+    private static async Task<string> WaitForHealthAsync(string container)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         var status = "";
         while (DateTime.UtcNow < deadline)
         {
-            status = (await RunAsync(
-                docker,
-                ["inspect", "--format", "{{.State.Health.Status}}", container],
-                directory,
-                s_stepTimeout)).Trim();
+            status = (await Commands.RunAsync(
+                "docker",
+                ["inspect", "--format", "{{.State.Health.Status}}", container])).Trim();
             if (status is "healthy" or "unhealthy")
             {
                 break;
@@ -168,105 +203,5 @@ public sealed class ServerImageTests(DockerEngine engine)
         }
 
         return status;
-    }
-
-    // Compose v2 as a plug-in of the client, or the stand-alone docker-compose.
-    private static async Task<string[]> FindComposeAsync(string directory)
-    {
-        if ((Environment.GetEnvironmentVariable("PATH") ?? "")
-            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Any(folder => File.Exists(Path.Combine(folder, "docker-compose"))))
-        {
-            return ["docker-compose"];
-        }
-
-        var (exitCode, _) = await ExecuteAsync("docker", ["compose", "version"], directory, s_stepTimeout);
-        Assert.True(
-            exitCode == 0,
-            "Neither docker-compose nor docker compose is installed; this test needs one (scripts/test.sh installs "
-                + "docker-compose).");
-        return ["docker", "compose"];
-    }
-
-    private static string FindRepository()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "CrabLambda.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        Assert.True(directory is not null, "The test runs outside the repository it was built from.");
-        return directory!.FullName;
-    }
-
-    private static async Task<string> RunAsync(
-        string program,
-        IReadOnlyList<string> arguments,
-        string directory,
-        TimeSpan timeout)
-    {
-        var (exitCode, output) = await ExecuteAsync(program, arguments, directory, timeout);
-        Assert.True(
-            exitCode == 0,
-            $"{program} {string.Join(' ', arguments)} failed with exit code {exitCode}:\n{output}");
-        return output;
-    }
-
-    // Clean-up: a failure is in the output, and the test's own result stands.
-    private static async Task<string> RunQuietlyAsync(string program, IReadOnlyList<string> arguments, string directory)
-    {
-        try
-        {
-            return (await ExecuteAsync(program, arguments, directory, s_stepTimeout)).Output;
-        }
-        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
-        {
-            return e.Message;
-        }
-    }
-
-    private static async Task<(int ExitCode, string Output)> ExecuteAsync(
-        string program,
-        IReadOnlyList<string> arguments,
-        string directory,
-        TimeSpan timeout)
-    {
-        var start = new ProcessStartInfo(program, arguments)
-        {
-            WorkingDirectory = directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-
-        using var process = Process.Start(start)!;
-        var output = new StringBuilder();
-        var stdout = PumpAsync(process.StandardOutput, output);
-        var stderr = PumpAsync(process.StandardError, output);
-        using var cancel = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cancel.Token);
-            await Task.WhenAll(stdout, stderr);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            return (-1, $"did not finish in {timeout}:\n{output}");
-        }
-
-        return (process.ExitCode, output.ToString());
-    }
-
-    private static async Task PumpAsync(StreamReader reader, StringBuilder into)
-    {
-        while (await reader.ReadLineAsync() is { } line)
-        {
-            lock (into)
-            {
-                into.AppendLine(line);
-            }
-        }
     }
 }
