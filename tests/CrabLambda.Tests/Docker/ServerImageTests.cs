@@ -119,7 +119,9 @@ public sealed class ServerImageTests(DockerEngine engine, ServerImage server) : 
         Assert.Contains("@postgres:5432/crablambda", config, StringComparison.Ordinal);
         Assert.Contains("condition: service_healthy", config, StringComparison.Ordinal);
         Assert.Contains("pg_isready", config, StringComparison.Ordinal);
-        Assert.Contains("postgres-data:/var/lib/postgresql/data", config, StringComparison.Ordinal);
+        // Compose v1 writes a volume as source:target, v2 as a mapping with source and target.
+        Assert.Contains("postgres-data", config, StringComparison.Ordinal);
+        Assert.Contains("/var/lib/postgresql/data", config, StringComparison.Ordinal);
         Assert.Contains("image: postgres:17", config, StringComparison.Ordinal);
     }
 
