@@ -2,10 +2,11 @@
 # for the Python and Node.js runtimes.
 #
 #   docker build -t crablambda/server .
-#   docker run -p 8080:8080 -v crablambda-data:/data crablambda/server
+#   docker run -p 127.0.0.1:8080:8080 -v crablambda-data:/data crablambda/server
 #
 # SDK_IMAGE and RUNTIME_IMAGE choose the base images, e.g. ones made without a registry by
-# scripts/docker/build-server-base-images.sh. A runtime image that already has python3 and node needs no network.
+# scripts/docker/build-server-base-images.sh. A runtime image that already has python3, node and setsid needs no
+# network.
 ARG SDK_IMAGE=mcr.microsoft.com/dotnet/sdk:10.0
 ARG RUNTIME_IMAGE=mcr.microsoft.com/dotnet/aspnet:10.0
 
@@ -26,6 +27,7 @@ RUN dotnet publish src/CrabLambda.Server/CrabLambda.Server.csproj -c Release --n
     -p:UseAppHost=false
 
 FROM ${RUNTIME_IMAGE}
+USER root
 
 # The process executor starts workers through setsid, and runs Python and Node.js workers with the image's own
 # interpreters; what the base image lacks is installed.
