@@ -6,7 +6,9 @@
 #
 # Installs missing Debian packages when run as root (bubblewrap, the serde_json and serde_derive crates,
 # PostgreSQL, Ruby for the custom-runtime sample), so it works on a fresh machine. PostgreSQL is started by the
-# tests themselves in a temporary folder, unless CRABLAMBDA_TEST_POSTGRES names a server to use.
+# tests themselves in a temporary folder, unless CRABLAMBDA_TEST_POSTGRES names a server to use. For the Docker
+# tests it makes sure a Docker engine runs (installing docker.io), builds the runtime images from this machine's
+# interpreters, and installs docker-compose when no Compose is there; when that fails the Docker tests fail.
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -32,6 +34,20 @@ if [ ${#need_packages[@]} -gt 0 ]; then
     else
         echo "Missing packages: ${need_packages[*]} (install them, or run as root to have them installed)" >&2
     fi
+fi
+
+# The Docker executor's tests: an engine, and the images their workers run in. A failure here is reported by every
+# Docker test, with its reason.
+if bash scripts/docker/start-dockerd.sh; then
+    bash scripts/docker/build-runtime-images.sh || echo "The runtime images could not be built" >&2
+else
+    echo "No Docker engine could be started" >&2
+fi
+# The compose file is checked with Compose itself.
+if ! command -v docker-compose >/dev/null && ! docker compose version >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "Installing docker-compose"
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose; } >/dev/null \
+        || echo "docker-compose could not be installed" >&2
 fi
 
 results="$root/artifacts/test-results"

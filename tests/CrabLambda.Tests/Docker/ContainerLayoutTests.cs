@@ -27,7 +27,9 @@ public sealed class ContainerLayoutTests : IDisposable
         Assert.Equal(["python3", "-u", "/opt/crablambda/1/python-worker.py", "/var/task/function.py", "handler"],
             layout.Command);
         Assert.Contains(new ContainerMount(code, "/var/task", ReadOnly: true), layout.Mounts);
-        Assert.Contains(new ContainerMount(worker, "/opt/crablambda/1/python-worker.py", ReadOnly: true), layout.Mounts);
+        Assert.Contains(
+            new ContainerMount(worker, "/opt/crablambda/1/python-worker.py", ReadOnly: true),
+            layout.Mounts);
         Assert.Contains(new ContainerMount(Path.Combine(_root, "w1.sock"), "/run/crablambda/worker.sock", false),
             layout.Mounts);
     }

@@ -24,7 +24,8 @@ internal sealed class RustToolchainLocator(IOptions<RustRuntimeOptions> options,
     /// Returns the toolchain, looking for it on first use. A failed look-up is not remembered, so installing the
     /// toolchain while the server runs is enough.
     /// </summary>
-    /// <exception cref="InvalidOperationException">No usable toolchain or registry.</exception>
+    /// <exception cref="RuntimeUnavailableException">No toolchain, or a registry without the crates.</exception>
+    /// <exception cref="InvalidOperationException">A toolchain that does not work.</exception>
     public async Task<RustToolchain> GetAsync(CancellationToken cancellationToken)
     {
         if (_found is { } found)
@@ -50,7 +51,7 @@ internal sealed class RustToolchainLocator(IOptions<RustRuntimeOptions> options,
         var rustc = Path.Combine(sysroot, "bin", "rustc");
         if (!File.Exists(cargo) || !File.Exists(rustc))
         {
-            throw new InvalidOperationException(
+            throw new RuntimeUnavailableException(
                 $"The Rust toolchain in '{sysroot}' has no bin/cargo and bin/rustc. {InstallHint}");
         }
 
@@ -129,7 +130,7 @@ internal sealed class RustToolchainLocator(IOptions<RustRuntimeOptions> options,
         var rustc = FindOnPath("rustc");
         if (rustc is null)
         {
-            throw new InvalidOperationException(
+            throw new RuntimeUnavailableException(
                 $"No rustc was found on PATH or in ~/.cargo/bin, so Rust functions cannot be compiled. {InstallHint}");
         }
 
@@ -161,7 +162,7 @@ internal sealed class RustToolchainLocator(IOptions<RustRuntimeOptions> options,
 
         if (missing.Count > 0)
         {
-            throw new InvalidOperationException(
+            throw new RuntimeUnavailableException(
                 $"The crate registry '{registry}' lacks {string.Join(", ", missing)}; Rust functions are built " +
                 $"offline against it. {InstallHint}");
         }
