@@ -39,7 +39,7 @@ internal sealed class SandboxWorkerLauncher : IWorkerLauncher
         var version = startInfo.Version;
         var start = new SandboxStart(
             startInfo.Launch,
-            version.MemoryMb,
+            LimitsFor(version.MemoryMb),
             version.Network,
             startInfo.CodeDirectory,
             startInfo.Environment,
@@ -60,11 +60,16 @@ internal sealed class SandboxWorkerLauncher : IWorkerLauncher
             return Task.FromResult(_plain.Start(startInfo));
         }
 
+        // Until it is given a version only the worker program runs, so it may start on a whole CPU: the version's
+        // share replaces it before the function loads.
+        var limits = LimitsFor(startInfo.MemoryMb);
+        limits = limits with { Cpus = Math.Max(limits.Cpus, 1) };
+
         // NOTE: a tmpfs cannot be resized from outside its sandbox, so a generic worker's /tmp is sized for the largest
         // memory limit; its pages are charged to the worker's memory group, so the version's limit still bounds it.
         var start = new SandboxStart(
             startInfo.Launch,
-            startInfo.MemoryMb,
+            limits,
             startInfo.Network,
             startInfo.CodeDirectory,
             startInfo.Environment,
@@ -84,7 +89,7 @@ internal sealed class SandboxWorkerLauncher : IWorkerLauncher
 
     private async Task<IWorkerProcess> StartAsync(SandboxStart start)
     {
-        var group = _isolation.Cgroups?.CreateGroup("w-" + WorkDirectory.NewName(), LimitsFor(start.MemoryMb));
+        var group = _isolation.Cgroups?.CreateGroup("w-" + WorkDirectory.NewName(), start.Limits);
         try
         {
             var socketPath = start.Environment[Runtimes.WorkerProtocol.SocketVariable];
@@ -165,7 +170,7 @@ internal sealed class SandboxWorkerLauncher : IWorkerLauncher
     /// <summary>What one sandboxed worker is started with.</summary>
     private sealed record SandboxStart(
         Runtimes.WorkerLaunch Launch,
-        int MemoryMb,
+        CgroupLimits Limits,
         bool Network,
         string CodeDirectory,
         IReadOnlyDictionary<string, string> Environment,
