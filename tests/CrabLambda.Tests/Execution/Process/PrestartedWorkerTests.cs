@@ -107,6 +107,23 @@ public sealed class PrestartedWorkerTests
         Assert.DoesNotContain(logs.Records, r => r.EventId.Id == 1113);
     }
 
+    [Fact]
+    public async Task Limits_OfATakenWorker_AreTheVersionsInItsControlGroup()
+    {
+        // Generic workers start with 1024 MB and a whole CPU; a 128 MB version gets 128 MB and half a CPU.
+        await using var harness = Start(IsolationMode.Sandbox, options => options.DefaultMemoryMb = 1024);
+        var version = ExecutorHarness.Deploy(harness.Python, Echo, memoryMb: 128);
+        var startedBefore = await WaitForGenericAsync(harness, "python");
+        var (memoryBefore, cpuBefore) = ReadLimits(startedBefore.Single());
+
+        await harness.InvokeAsync(version);
+
+        var worker = Assert.Single(harness.Executor.GetWorkerProcessIds(version.FunctionId));
+        Assert.Equal(startedBefore.Single(), worker);
+        Assert.Equal((1024L << 20, 100_000), (memoryBefore, cpuBefore));
+        Assert.Equal((128L << 20, 50_000), ReadLimits(worker));
+    }
+
     [Theory]
     [InlineData(IsolationMode.None)]
     [InlineData(IsolationMode.Sandbox)]
@@ -370,6 +387,21 @@ public sealed class PrestartedWorkerTests
                 && !pids.Intersect(earlier).Any(),
             $"the {runtime} pool was refilled");
         return [.. harness.Executor.GetGenericWorkerProcessIds(runtime)];
+    }
+
+    /// <summary>The memory limit and CPU quota per period of a process's control group, from the kernel.</summary>
+    private static (long MemoryBytes, long CpuQuotaMicroseconds) ReadLimits(int pid)
+    {
+        var mounts = CgroupMounts.Read(cgroupPath: $"/proc/{pid}/cgroup");
+        if (mounts.V1.TryGetValue("memory", out var memory) && mounts.V1.TryGetValue("cpu", out var cpu))
+        {
+            return (long.Parse(Read(memory, "memory.limit_in_bytes")), long.Parse(Read(cpu, "cpu.cfs_quota_us")));
+        }
+
+        var unified = mounts.Unified ?? throw new InvalidOperationException($"process {pid} is in no control group");
+        return (long.Parse(Read(unified, "memory.max")), long.Parse(Read(unified, "cpu.max").Split(' ')[0]));
+
+        static string Read(string folder, string file) => File.ReadAllText(Path.Combine(folder, file)).Trim();
     }
 
     private static IRuntime Runtime(ExecutorHarness harness, string name) =>
