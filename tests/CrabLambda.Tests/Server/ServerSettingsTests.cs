@@ -26,7 +26,7 @@ public sealed class ServerSettingsTests
         Assert.Equal(ExecutorKind.Process, settings.Executor);
         Assert.Equal(IsolationMode.Auto, settings.Isolation);
         Assert.False(settings.FunctionNetwork);
-        Assert.Equal(1, settings.PrestartedWorkers);
+        Assert.Equal(2, settings.PrestartedWorkers);
         Assert.Equal("unix:///var/run/docker.sock", settings.DockerHost);
         Assert.Empty(settings.DockerImages);
     }

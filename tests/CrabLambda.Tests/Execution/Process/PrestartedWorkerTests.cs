@@ -356,13 +356,23 @@ public sealed class PrestartedWorkerTests
         runtime.Verify(r => r.GetGenericLaunchAsync(It.IsAny<CancellationToken>()), Times.Never);
     }
 
-    /// <summary>An executor that has started its generic workers, as the host's lifetime service does.</summary>
+    /// <summary>
+    /// An executor that has started its generic workers, as the host's lifetime service does: one per runtime unless
+    /// a test says otherwise, so that which worker a version takes is known.
+    /// </summary>
     private static ExecutorHarness Start(
         IsolationMode isolation,
         Action<CrabLambdaOptions>? configure = null,
         ILogger<ProcessExecutor>? logger = null)
     {
-        var harness = new ExecutorHarness(configure: configure, logger: logger, isolation: isolation);
+        var harness = new ExecutorHarness(
+            configure: options =>
+            {
+                options.PrestartedWorkersPerRuntime = 1;
+                configure?.Invoke(options);
+            },
+            logger: logger,
+            isolation: isolation);
         harness.Executor.StartGenericWorkers([harness.Python, harness.Node]);
         return harness;
     }
