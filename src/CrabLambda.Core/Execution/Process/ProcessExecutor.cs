@@ -293,13 +293,18 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
             : await TakeGenericAsync(generic, request, cancellationToken).ConfigureAwait(false);
         lock (_gate)
         {
+            if (taken is not null)
+            {
+                generic!.Taking.Remove(taken);
+            }
+
             if (_disposed)
             {
-                _ = taken?.StopAsync(StopReason.Shutdown);
+                _ = taken?.Worker.StopAsync(StopReason.Shutdown);
                 throw new ObjectDisposedException(nameof(ProcessExecutor));
             }
 
-            var worker = taken;
+            var worker = taken?.Worker;
             if (worker is null)
             {
                 var id = $"w{++_nextWorker}";
@@ -323,9 +328,10 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
     /// <summary>
     /// Takes a generic worker out of its pool, the one that connected first or else the one whose start is furthest
     /// along (waiting for the rest of its start beats a whole new one), and gives it the version. Null when none
-    /// could be had: the version then starts a worker of its own, exactly as without generic workers.
+    /// could be had: the version then starts a worker of its own, exactly as without generic workers. A worker
+    /// returned stays among the pool's <see cref="GenericPool.Taking"/>, where shutdown finds it, until registered.
     /// </summary>
-    private async Task<Worker?> TakeGenericAsync(
+    private async Task<GenericWorker?> TakeGenericAsync(
         GenericPool generic,
         ExecutionRequest request,
         CancellationToken cancellationToken)
@@ -341,44 +347,59 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
             }
 
             generic.Workers.Remove(candidate);
+            generic.Taking.Add(candidate);
         }
 
         var worker = candidate.Worker;
-        string? problem;
+        string? problem = null;
         try
         {
-            if (await candidate.WhenStarted.WaitAsync(cancellationToken).ConfigureAwait(false) is not null)
+            // A start that failed was logged, and its worker is stopped already.
+            if (await candidate.WhenStarted.WaitAsync(cancellationToken).ConfigureAwait(false) is null)
             {
-                // It failed to start and said so; it is stopped already.
-                return null;
+                problem = await worker.AssignAsync(request.Version, request.FunctionName, cancellationToken)
+                    .ConfigureAwait(false);
+                if (problem is null)
+                {
+                    ProcessExecutorLog.GenericWorkerTaken(
+                        _settings.Logger,
+                        worker.Id,
+                        worker.ProcessId ?? 0,
+                        request.FunctionName,
+                        request.Version.Version);
+                    return candidate;
+                }
             }
-
-            problem = await worker.AssignAsync(request.Version, request.FunctionName, cancellationToken)
-                .ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            // The invocation ends here, so the pool gets its replacement now rather than after it.
+            lock (_gate)
+            {
+                generic.Taking.Remove(candidate);
+            }
+
             _ = StopGenericAsync(worker, StopReason.Cancelled);
+            Refill(generic);
             throw;
         }
 
-        if (problem is null)
+        lock (_gate)
         {
-            ProcessExecutorLog.GenericWorkerTaken(
-                _settings.Logger,
-                worker.Id,
-                worker.ProcessId ?? 0,
-                request.FunctionName,
-                request.Version.Version);
-            return worker;
+            generic.Taking.Remove(candidate);
         }
 
-        ProcessExecutorLog.GenericWorkerNotTaken(
-            _settings.Logger,
-            worker.Id,
-            request.FunctionName,
-            request.Version.Version,
-            problem);
+        // A worker stopped under the take by a shutdown has nothing to report.
+        if (problem is not null && !_disposed)
+        {
+            ProcessExecutorLog.GenericWorkerNotTaken(
+                _settings.Logger,
+                worker.Id,
+                request.FunctionName,
+                request.Version.Version,
+                problem);
+        }
+
         await StopGenericAsync(worker, StopReason.Failed).ConfigureAwait(false);
         return null;
     }
@@ -571,10 +592,11 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
         {
             workers = [.. _workers];
             _pools.Clear();
-            generic = [.. _generic.Values.SelectMany(p => p.Workers)];
+            generic = [.. _generic.Values.SelectMany(p => p.Workers.Concat(p.Taking))];
             foreach (var pool in _generic.Values)
             {
                 pool.Workers.Clear();
+                pool.Taking.Clear();
             }
         }
 
@@ -639,6 +661,9 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
         public IRuntime Runtime { get; } = runtime;
 
         public List<GenericWorker> Workers { get; } = [];
+
+        /// <summary>Workers taken out of the pool and being given a version, not yet among the executor's.</summary>
+        public HashSet<GenericWorker> Taking { get; } = [];
     }
 
     /// <summary>A generic worker and the outcome of its start.</summary>
