@@ -263,7 +263,8 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
                     stale.Add((pool, idle));
                 }
 
-                // A network namespace is fixed when a sandbox starts: generic workers serve only the default setting.
+                // NOTE: a sandbox's network namespace is made when it starts, so generic workers serve only versions with
+                // the default network setting; the others start workers of their own.
                 var generic = request.Version.Network == _genericNetwork
                     && _generic.TryGetValue(request.Runtime.Name, out var found)
                         ? found
