@@ -89,19 +89,27 @@ internal static class BenchRun
                         () => context.Floor.InvokeAsync(context.FloorVersions[runtime], FunctionCode.Event)),
                 ]);
 
+            var settings = context.Settings;
             var warm = new WarmFigures(context, server, api, store);
-            foreach (var runtime in FunctionCode.Runtimes)
+            if (settings.Measures("latency"))
             {
-                await warm.MeasureLatencyAsync(runtime);
+                foreach (var runtime in FunctionCode.Runtimes)
+                {
+                    await warm.MeasureLatencyAsync(runtime);
+                }
             }
 
-            foreach (var runtime in FunctionCode.Runtimes)
+            if (settings.Measures("throughput"))
             {
-                await warm.MeasureThroughputAsync(runtime);
+                foreach (var runtime in FunctionCode.Runtimes)
+                {
+                    await warm.MeasureThroughputAsync(runtime);
+                }
             }
 
-            // Memory does not depend on the store: measured once, with the workers the throughput figures started.
-            if (store == "sqlite")
+            // Memory does not depend on the store: measured once, with the workers the throughput figures started
+            // (or, without them, those the warm-up started).
+            if (store == "sqlite" && settings.Measures("memory"))
             {
                 foreach (var runtime in FunctionCode.Runtimes)
                 {
@@ -109,20 +117,26 @@ internal static class BenchRun
                 }
             }
 
-            var cold = new ColdStartFigures(context, api, store, context.Settings.Isolation);
-            foreach (var runtime in FunctionCode.Runtimes)
+            if (settings.Measures("cold-start"))
             {
-                await cold.MeasureAsync(runtime);
+                var cold = new ColdStartFigures(context, api, store, settings.Isolation);
+                foreach (var runtime in FunctionCode.Runtimes)
+                {
+                    await cold.MeasureAsync(runtime);
+                }
             }
         }
 
-        await new ScaleFigures(context, store, newDatabaseUrl).MeasureAsync();
+        if (context.Settings.Measures("scale"))
+        {
+            await new ScaleFigures(context, store, newDatabaseUrl).MeasureAsync();
+        }
     }
 
     /// <summary>Cold starts with the sandbox, on SQLite, unless the main figures already ran with it.</summary>
     private static async Task MeasureSandboxColdStartAsync(BenchContext context)
     {
-        if (context.Settings.Isolation == "sandbox")
+        if (context.Settings.Isolation == "sandbox" || !context.Settings.Measures("cold-start"))
         {
             return;
         }
@@ -175,13 +189,23 @@ internal static class BenchRun
         var stores = "SQLite (WAL, synchronous=NORMAL)" + (postgres is null ? "" : $"; {postgres}");
         text.AppendLine(invariant, $"- stores: {stores}");
         text.AppendLine(invariant, $"- isolation of the servers: ISOLATION={context.Settings.Isolation}");
+        if (context.Settings.Only.Count > 0)
+        {
+            var groups = BenchSettings.Groups.Where(context.Settings.Only.Contains);
+            text.AppendLine(invariant, $"- figures: only {string.Join(", ", groups)}");
+        }
+
         text.AppendLine(invariant, $"- run time: {context.Elapsed:mm\\:ss}");
         text.AppendLine();
         text.Append(context.Table.ToMarkdown());
-        text.AppendLine();
-        text.AppendLine("Where the time of a warm invocation goes (p50 of each phase, timed inside the server):");
-        text.AppendLine();
-        text.Append(PhaseRow.ToMarkdown(context.Profile));
+        if (context.Profile.Count > 0)
+        {
+            text.AppendLine();
+            text.AppendLine("Where the time of a warm invocation goes (p50 of each phase, timed inside the server):");
+            text.AppendLine();
+            text.Append(PhaseRow.ToMarkdown(context.Profile));
+        }
+
         return text.ToString();
     }
 

@@ -14,6 +14,15 @@ internal sealed record BenchSettings
 
     public bool Quick { get; init; }
 
+    /// <summary>The groups of figures to measure (<see cref="Groups"/>); empty for all of them.</summary>
+    public IReadOnlySet<string> Only { get; init; } = new HashSet<string>();
+
+    /// <summary>The groups of figures a run can be limited to with <c>--only</c>.</summary>
+    public static IReadOnlyList<string> Groups { get; } = ["latency", "throughput", "memory", "cold-start", "scale"];
+
+    /// <summary>Whether this run measures a group of figures.</summary>
+    public bool Measures(string group) => Only.Count == 0 || Only.Contains(group);
+
     /// <summary>Rounds of the latency figures at concurrency 1.</summary>
     public int LatencyRounds => Quick ? 3 : 6;
 

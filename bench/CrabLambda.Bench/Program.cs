@@ -27,6 +27,13 @@ var postgres = new Option<string?>("--postgres")
 };
 var noPostgres = new Option<bool>("--no-postgres") { Description = "Measure on SQLite only." };
 var output = new Option<string?>("--output") { Description = "Also write the report to this Markdown file." };
+var only = new Option<string[]>("--only")
+{
+    Description = "Measure only these groups of figures (one or more of " + string.Join(", ", BenchSettings.Groups)
+        + "); the servers are started and warmed up as in a full run.",
+    AllowMultipleArgumentsPerToken = true,
+};
+only.AcceptOnlyFromAmong([.. BenchSettings.Groups]);
 
 var root = new RootCommand(
     "Measures CrabLambda beside its floors in one run and prints one table with the ratios. Run it with "
@@ -37,6 +44,7 @@ var root = new RootCommand(
     postgres,
     noPostgres,
     output,
+    only,
 };
 root.SetAction(async (parse, _) =>
 {
@@ -46,6 +54,7 @@ root.SetAction(async (parse, _) =>
         Isolation = parse.GetValue(isolation)!,
         Postgres = parse.GetValue(postgres),
         WithPostgres = !parse.GetValue(noPostgres),
+        Only = (parse.GetValue(only) ?? []).ToHashSet(StringComparer.Ordinal),
     };
     return await BenchRun.RunAsync(settings, parse.GetValue(output));
 });

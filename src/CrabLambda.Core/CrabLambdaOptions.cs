@@ -37,6 +37,15 @@ public sealed class CrabLambdaOptions
     /// <summary>How long an idle warm worker is kept before it is stopped. Default 5 minutes.</summary>
     public TimeSpan WorkerKeepAlive { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// How many generic workers the process executor keeps started ahead for each runtime that supports them (Python
+    /// and Node.js), so that a function's first invocation does not wait for an interpreter to start; 0 turns this
+    /// off. Each waits with no function, is given to exactly one version and is replaced in the background. Default
+    /// 2, so that two first invocations in quick succession both find one ready (a replacement takes as long as any
+    /// interpreter start), at the cost of two idle interpreters per runtime.
+    /// </summary>
+    public int PrestartedWorkersPerRuntime { get; set; } = 2;
+
     /// <summary>The largest return value accepted from a handler, in MiB. Default 6, as AWS Lambda.</summary>
     public int MaxOutputMb { get; set; } = 6;
 

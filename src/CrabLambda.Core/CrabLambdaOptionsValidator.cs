@@ -9,6 +9,7 @@ internal sealed class CrabLambdaOptionsValidator : IValidateOptions<CrabLambdaOp
 {
     public const int MaxMemoryMb = 10240;
     public const int TimeoutCeilingSecs = 900;
+    public const int MaxPrestartedWorkers = 16;
 
     public ValidateOptionsResult Validate(string? name, CrabLambdaOptions options)
     {
@@ -36,6 +37,9 @@ internal sealed class CrabLambdaOptionsValidator : IValidateOptions<CrabLambdaOp
         Require(options.MaxQueuedExecutions >= 0, "MaxQueuedExecutions must not be negative.");
         Require(options.ExecutionLogRetentionDays >= 1, "ExecutionLogRetentionDays must be at least 1.");
         Require(options.WorkerKeepAlive > TimeSpan.Zero, "WorkerKeepAlive must be positive.");
+        Require(
+            options.PrestartedWorkersPerRuntime is >= 0 and <= MaxPrestartedWorkers,
+            $"PrestartedWorkersPerRuntime must be between 0 and {MaxPrestartedWorkers}.");
         Require(options.MaxOutputMb >= 1, "MaxOutputMb must be at least 1.");
         Require(options.MaxEventMb >= 1, "MaxEventMb must be at least 1.");
         Require(options.MaxProcessesPerWorker >= 8, "MaxProcessesPerWorker must be at least 8.");

@@ -61,7 +61,7 @@ public static class CrabLambdaServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Hosting.IHostedService, IsolationStartup>());
         services.TryAddSingleton<IWorkerLauncher, SandboxWorkerLauncher>();
         services.TryAddSingleton<IExecutor, ProcessExecutor>();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<Hosting.IHostedService, WorkerShutdownService>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Hosting.IHostedService, WorkerLifetimeService>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IRuntime, PythonRuntime>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IRuntime, NodeRuntime>());
         services.AddRustRuntime();

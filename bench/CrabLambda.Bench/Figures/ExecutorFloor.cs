@@ -23,7 +23,12 @@ internal sealed class ExecutorFloor : IAsyncDisposable
         var services = new ServiceCollection();
         services.AddSingleton<ILoggerFactory>(NullLoggerFactory.Instance);
         services.AddSingleton(typeof(ILogger<>), typeof(NullLogger<>));
-        services.AddCrabLambda(options => options.WorkDirectory = workDirectory);
+        // The naive way starts each worker for its function: no generic workers started ahead.
+        services.AddCrabLambda(options =>
+        {
+            options.WorkDirectory = workDirectory;
+            options.PrestartedWorkersPerRuntime = 0;
+        });
         _services = services.BuildServiceProvider();
         _executor = _services.GetRequiredService<IExecutor>();
         _runtimes = _services.GetServices<IRuntime>().ToDictionary(runtime => runtime.Name, StringComparer.Ordinal);

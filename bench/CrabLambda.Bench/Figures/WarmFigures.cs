@@ -216,7 +216,12 @@ internal sealed class WarmFigures(BenchContext context, ServerProcess server, Ap
     {
         context.Progress($"{store} {runtime}: memory per warm worker");
         var pids = await api.GetWorkerProcessIdsAsync(FunctionName(runtime));
-        var resident = pids.Select(ProcessStats.ResidentMb).OfType<double>().Order().ToArray();
+        // The interpreter's own process, as the floor is one interpreter; a sandbox's bubblewrap processes are apart.
+        var resident = pids
+            .Select(pid => ProcessStats.ResidentMb(ProcessStats.Innermost(pid)))
+            .OfType<double>()
+            .Order()
+            .ToArray();
         var worker = resident.Length == 0 ? double.NaN : resident[resident.Length / 2];
         var value = $"{Units.Mb(worker)} (median of {resident.Length})";
         if (!FunctionCode.HasInterpreter(runtime))

@@ -23,6 +23,34 @@ internal static class ProcessStats
     /// <summary>The resident set size of a process in MiB (<c>VmRSS</c>), or null when it is gone.</summary>
     public static double? ResidentMb(int pid) => ReadStatusKb(pid, "VmRSS:") / 1024.0;
 
+    /// <summary>
+    /// The process a worker's program runs in: the worker process itself, or, in the sandbox, the interpreter that
+    /// bubblewrap starts two processes down. Follows only children, and stops where a process has none or several.
+    /// </summary>
+    public static int Innermost(int pid)
+    {
+        while (true)
+        {
+            string children;
+            try
+            {
+                children = File.ReadAllText($"/proc/{pid}/task/{pid}/children");
+            }
+            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+            {
+                return pid;
+            }
+
+            var pids = children.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (pids.Length != 1)
+            {
+                return pid;
+            }
+
+            pid = int.Parse(pids[0], CultureInfo.InvariantCulture);
+        }
+    }
+
     /// <summary>The proportional set size in MiB (<c>Pss</c>, shared pages divided among their users).</summary>
     public static double? ProportionalMb(int pid)
     {

@@ -5,6 +5,7 @@ using System.Text.Json;
 using CrabLambda.Execution;
 using CrabLambda.Execution.Process;
 using CrabLambda.Functions;
+using CrabLambda.Runtimes;
 using CrabLambda.Server;
 using CrabLambda.Server.Configuration;
 using CrabLambda.Storage;
@@ -85,7 +86,9 @@ internal static class BenchServer
         services.Replace(ServiceDescriptor.Singleton<IExecutor>(provider => new TimedExecutor(
             provider.GetRequiredService<ProcessExecutor>(),
             provider.GetRequiredService<PhaseTimings>())));
-        services.AddHostedService(provider => new ExecutorShutdown(provider.GetRequiredService<ProcessExecutor>()));
+        services.AddHostedService(provider => new ExecutorLifetime(
+            provider.GetRequiredService<ProcessExecutor>(),
+            provider.GetServices<IRuntime>()));
 
         services.AddSingleton<FunctionClient>();
         services.Replace(ServiceDescriptor.Singleton<IFunctionClient>(provider => new TimedFunctionClient(
@@ -206,9 +209,14 @@ internal static class BenchServer
         return Results.Json(new { elapsed_ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds });
     }
 
-    private sealed class ExecutorShutdown(ProcessExecutor executor) : IHostedService
+    /// <summary>What the server's lifetime service does for an executor it cannot see behind the timing.</summary>
+    private sealed class ExecutorLifetime(ProcessExecutor executor, IEnumerable<IRuntime> runtimes) : IHostedService
     {
-        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            executor.StartGenericWorkers(runtimes);
+            return Task.CompletedTask;
+        }
 
         public Task StopAsync(CancellationToken cancellationToken) => executor.ShutdownAsync();
     }

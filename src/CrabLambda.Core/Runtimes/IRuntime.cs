@@ -10,7 +10,8 @@ namespace CrabLambda.Runtimes;
 /// A runtime does not run code itself. It checks code at deploy time and describes a worker program that the
 /// executor starts and talks to over the worker protocol (see <see cref="WorkerProtocol"/>): the worker connects to
 /// the Unix socket named by the <c>CRABLAMBDA_SOCKET</c> environment variable, loads the function once and then serves
-/// one invocation at a time for as long as the executor keeps it.
+/// one invocation at a time for as long as the executor keeps it. A runtime whose worker can also start before it is
+/// told which function to load opts in with <see cref="SupportsGenericWorkers"/>.
 /// </remarks>
 public interface IRuntime
 {
@@ -48,7 +49,47 @@ public interface IRuntime
         FunctionVersion version,
         string codeDirectory,
         CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Whether this runtime's worker program can start without a function and load one when a <c>load</c> message
+    /// names it (see <c>docs/worker-protocol.md</c>). The executor then keeps such generic workers started ahead, so
+    /// that a function's first invocation does not wait for an interpreter to start. Default <see langword="false"/>:
+    /// every worker is started for its version with <see cref="GetLaunchAsync"/>.
+    /// </summary>
+    bool SupportsGenericWorkers => false;
+
+    /// <summary>
+    /// Describes the worker program started without a function: it connects to the socket and waits for a
+    /// <c>load</c> message. Called only when <see cref="SupportsGenericWorkers"/> is true. Nothing in it may depend on
+    /// a function, since the worker may be given any version of this runtime.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the preparation.</param>
+    Task<WorkerLaunch> GetGenericLaunchAsync(CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"The {Name} runtime does not start generic workers.");
+
+    /// <summary>
+    /// Writes a version's code for a generic worker that is about to load it, and says what its <c>load</c> message
+    /// names. Called only when <see cref="SupportsGenericWorkers"/> is true.
+    /// </summary>
+    /// <param name="version">The version the worker is given.</param>
+    /// <param name="codeDirectory">
+    /// The worker's own code folder, empty, where the runtime writes the code. The worker can read it; it is removed
+    /// with the worker.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the preparation.</param>
+    /// <exception cref="FunctionCodeException">The version cannot run; its invocation is an <c>error</c>.</exception>
+    Task<WorkerLoad> GetLoadAsync(FunctionVersion version, string codeDirectory, CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"The {Name} runtime does not start generic workers.");
 }
+
+/// <summary>
+/// What a generic worker is told to load: the <c>code_path</c> and <c>handler</c> of its <c>load</c> message.
+/// </summary>
+/// <param name="CodePath">
+/// The file to load, in the code folder the runtime was given; the executor rewrites it to where the worker sees it.
+/// </param>
+/// <param name="Handler">The handler, as the version names it.</param>
+public sealed record WorkerLoad(string CodePath, string Handler);
 
 /// <summary>
 /// The program an executor starts as a worker.

@@ -55,6 +55,12 @@ public sealed record ServerSettings
     /// <summary>Whether functions may use the network unless they say otherwise: <c>FUNCTION_NETWORK</c>.</summary>
     public required bool FunctionNetwork { get; init; }
 
+    /// <summary>
+    /// Generic workers kept started ahead per runtime by the process executor: <c>PRESTARTED_WORKERS</c>, default 2;
+    /// 0 turns them off.
+    /// </summary>
+    public int PrestartedWorkers { get; init; } = 2;
+
     /// <summary>The Docker engine for <c>EXECUTOR=docker</c>: <c>DOCKER_HOST</c>.</summary>
     public required string DockerHost { get; init; }
 
@@ -95,6 +101,7 @@ public sealed record ServerSettings
             Executor = reader.Choice("EXECUTOR", ExecutorKind.Process),
             Isolation = reader.Choice("ISOLATION", IsolationMode.Auto),
             FunctionNetwork = reader.Boolean("FUNCTION_NETWORK", false),
+            PrestartedWorkers = reader.Integer("PRESTARTED_WORKERS", 2, 0, 16),
             DockerHost = reader.Text("DOCKER_HOST") ?? "unix:///var/run/docker.sock",
             DockerImages = reader.WithPrefix("DOCKER_IMAGE_"),
             PythonInterpreter = reader.Program("CRABLAMBDA_PYTHON"),
@@ -132,6 +139,7 @@ public sealed record ServerSettings
         options.MaxConcurrentExecutions = MaxConcurrentExecutions;
         options.ExecutionLogRetentionDays = ExecutionLogRetentionDays;
         options.DefaultNetwork = FunctionNetwork;
+        options.PrestartedWorkersPerRuntime = PrestartedWorkers;
         options.Isolation = Isolation;
     }
 

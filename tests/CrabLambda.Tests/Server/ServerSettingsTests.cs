@@ -26,6 +26,7 @@ public sealed class ServerSettingsTests
         Assert.Equal(ExecutorKind.Process, settings.Executor);
         Assert.Equal(IsolationMode.Auto, settings.Isolation);
         Assert.False(settings.FunctionNetwork);
+        Assert.Equal(2, settings.PrestartedWorkers);
         Assert.Equal("unix:///var/run/docker.sock", settings.DockerHost);
         Assert.Empty(settings.DockerImages);
     }
@@ -49,6 +50,7 @@ public sealed class ServerSettingsTests
             ["EXECUTOR"] = "Process",
             ["ISOLATION"] = "none",
             ["FUNCTION_NETWORK"] = "1",
+            ["PRESTARTED_WORKERS"] = "0",
             ["DOCKER_HOST"] = "tcp://127.0.0.1:2375",
             ["DOCKER_IMAGE_PYTHON"] = "python:3.12-slim",
         });
@@ -66,6 +68,7 @@ public sealed class ServerSettingsTests
         Assert.Equal("s3cret", settings.ApiKey);
         Assert.Equal(IsolationMode.None, settings.Isolation);
         Assert.True(settings.FunctionNetwork);
+        Assert.Equal(0, settings.PrestartedWorkers);
         Assert.Equal("tcp://127.0.0.1:2375", settings.DockerHost);
         Assert.Equal("python:3.12-slim", settings.DockerImages["python"]);
     }
@@ -100,6 +103,8 @@ public sealed class ServerSettingsTests
     [InlineData("EXECUTION_LOG_RETENTION_DAYS", "1.5", "EXECUTION_LOG_RETENTION_DAYS=1.5")]
     [InlineData("ENABLE_AUTH", "maybe", "ENABLE_AUTH=maybe is not valid: it must be true or false")]
     [InlineData("FUNCTION_NETWORK", "sometimes", "FUNCTION_NETWORK=sometimes")]
+    [InlineData("PRESTARTED_WORKERS", "17", "0 to 16")]
+    [InlineData("PRESTARTED_WORKERS", "-1", "PRESTARTED_WORKERS=-1")]
     [InlineData("EXECUTOR", "kubernetes", "EXECUTOR=kubernetes is not valid: it must be one of process, docker")]
     [InlineData("ISOLATION", "strong", "ISOLATION=strong")]
     [InlineData("DATABASE_URL", "mysql://admin@localhost/db", "DATABASE_URL")]
@@ -237,6 +242,7 @@ public sealed class ServerSettingsTests
             ["MAX_CONCURRENT_EXECUTIONS"] = "2",
             ["EXECUTION_LOG_RETENTION_DAYS"] = "9",
             ["FUNCTION_NETWORK"] = "true",
+            ["PRESTARTED_WORKERS"] = "3",
         });
         var options = new CrabLambdaOptions();
 
@@ -249,5 +255,6 @@ public sealed class ServerSettingsTests
         Assert.Equal(2, options.MaxConcurrentExecutions);
         Assert.Equal(9, options.ExecutionLogRetentionDays);
         Assert.True(options.DefaultNetwork);
+        Assert.Equal(3, options.PrestartedWorkersPerRuntime);
     }
 }

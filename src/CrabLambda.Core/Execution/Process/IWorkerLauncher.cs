@@ -16,6 +16,21 @@ internal interface IWorkerLauncher
     /// <param name="cancellationToken">Cancels the start; nothing is left running then.</param>
     /// <exception cref="InvalidOperationException">The host cannot start workers at all.</exception>
     Task<IWorkerProcess> StartAsync(WorkerStartInfo startInfo, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Whether this launcher can start generic workers (<see cref="StartGenericAsync"/>) and later give one the
+    /// limits of the version it loads (<see cref="IWorkerProcess.AssignVersion"/>). Default false.
+    /// </summary>
+    bool CanStartGeneric => false;
+
+    /// <summary>
+    /// Starts a worker that has no function yet, isolated as a worker of a version is, with the limits of
+    /// <see cref="GenericWorkerStartInfo.MemoryMb"/> until it is given a version.
+    /// </summary>
+    /// <param name="startInfo">What to start and with which environment.</param>
+    /// <param name="cancellationToken">Cancels the start; nothing is left running then.</param>
+    Task<IWorkerProcess> StartGenericAsync(GenericWorkerStartInfo startInfo, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("This launcher cannot start generic workers.");
 }
 
 /// <summary>
@@ -29,6 +44,27 @@ internal interface IWorkerLauncher
 internal sealed record WorkerStartInfo(
     WorkerLaunch Launch,
     FunctionVersion Version,
+    string CodeDirectory,
+    string PrivateDirectory,
+    IReadOnlyDictionary<string, string> Environment);
+
+/// <summary>
+/// Everything a launcher needs to start one generic worker, which loads its function later.
+/// </summary>
+/// <param name="Launch">The runtime's generic worker program.</param>
+/// <param name="MemoryMb">The memory limit, and the CPU share that follows it, until the worker gets a version.</param>
+/// <param name="Network">
+/// Whether the worker keeps the host's network; fixed for its life, so it may only be given versions that match.
+/// </param>
+/// <param name="CodeDirectory">
+/// The worker's own code folder, empty at the start; the version's code is written into it before the worker loads it.
+/// </param>
+/// <param name="PrivateDirectory">A folder only this worker uses, its HOME and TMPDIR.</param>
+/// <param name="Environment">The complete environment of the worker; nothing else is inherited.</param>
+internal sealed record GenericWorkerStartInfo(
+    WorkerLaunch Launch,
+    int MemoryMb,
+    bool Network,
     string CodeDirectory,
     string PrivateDirectory,
     IReadOnlyDictionary<string, string> Environment);
@@ -80,6 +116,16 @@ internal interface IWorkerProcess : IAsyncDisposable
     /// when there is no such limit.
     /// </summary>
     long ReadProcessLimitHits();
+
+    /// <summary>
+    /// Gives a generic worker the limits of the version it is about to load and lets it read the code written into
+    /// its code folder since it started. Returns <paramref name="codePath"/> as the worker sees it.
+    /// </summary>
+    /// <param name="version">The version; its network setting must be the one the worker was started with.</param>
+    /// <param name="codePath">The code file, a host path in the worker's code folder.</param>
+    /// <exception cref="IOException">A limit could not be set; the worker must not be given the version.</exception>
+    string AssignVersion(FunctionVersion version, string codePath) =>
+        throw new NotSupportedException("This worker was not started as a generic worker.");
 }
 
 /// <summary>

@@ -9,6 +9,12 @@ namespace CrabLambda.Execution.Process;
 /// Runs functions in warm worker processes: one worker per function version serves one invocation at a time and is
 /// reused by the next, concurrent invocations start more workers, and idle workers stop after the keep-alive.
 /// </summary>
+/// <remarks>
+/// For each runtime that supports it, a few generic workers are kept started ahead (see
+/// <see cref="CrabLambdaOptions.PrestartedWorkersPerRuntime"/>): a version that needs a new worker takes one, gives it
+/// its limits and code and has it load the function, instead of waiting for an interpreter to start. A generic
+/// worker is given exactly one version and never goes back; the executor starts another in its place.
+/// </remarks>
 internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
 {
     // sun_path holds 108 bytes including the terminating zero.
@@ -17,6 +23,10 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
     private readonly object _gate = new();
     private readonly Dictionary<(Guid FunctionId, int Version), VersionPool> _pools = [];
     private readonly Dictionary<Worker, VersionPool> _workers = [];
+    private readonly Dictionary<string, GenericPool> _generic = new(StringComparer.Ordinal);
+    private readonly int _genericPerRuntime;
+    private readonly int _genericMemoryMb;
+    private readonly bool _genericNetwork;
     private readonly WorkerSettings _settings;
     private readonly TimeSpan _keepAlive;
     private readonly string _workDirectory;
@@ -41,6 +51,9 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
         var settings = options.Value;
         _timeProvider = timeProvider;
         _keepAlive = settings.WorkerKeepAlive;
+        _genericPerRuntime = settings.PrestartedWorkersPerRuntime;
+        _genericMemoryMb = settings.DefaultMemoryMb;
+        _genericNetwork = settings.DefaultNetwork;
         _workDirectory = WorkDirectory.Resolve(settings);
         _settings = new WorkerSettings
         {
@@ -66,7 +79,8 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(request);
 
         var eventJson = WorkerMessages.ValidateEvent(request.Event);
-        var (pool, worker) = Acquire(request);
+        var (pool, worker, generic) = Acquire(request);
+        worker ??= await StartWorkerAsync(pool, request, generic, cancellationToken).ConfigureAwait(false);
         try
         {
             return await worker.InvokeAsync(request, eventJson, cancellationToken).ConfigureAwait(false);
@@ -74,6 +88,66 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
         finally
         {
             await ReleaseAsync(pool, worker).ConfigureAwait(false);
+
+            // Replaced once the invocation that took one has ended, so that the start of the next does not compete
+            // with it for the CPU.
+            if (generic is not null)
+            {
+                Refill(generic);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts the generic workers of every runtime that supports them, in the background, and says at start-up
+    /// whether they are on. Called once, when the host starts.
+    /// </summary>
+    public void StartGenericWorkers(IEnumerable<IRuntime> runtimes)
+    {
+        ArgumentNullException.ThrowIfNull(runtimes);
+
+        if (_genericPerRuntime == 0)
+        {
+            ProcessExecutorLog.GenericWorkersOff(_settings.Logger, "PrestartedWorkersPerRuntime is 0");
+            return;
+        }
+
+        if (!_settings.Launcher.CanStartGeneric)
+        {
+            ProcessExecutorLog.GenericWorkersOff(
+                _settings.Logger,
+                "this executor starts every worker for its function version");
+            return;
+        }
+
+        var supported = runtimes.Where(r => r.SupportsGenericWorkers).DistinctBy(r => r.Name).ToArray();
+        if (supported.Length == 0)
+        {
+            ProcessExecutorLog.GenericWorkersOff(_settings.Logger, "no runtime supports them");
+            return;
+        }
+
+        GenericPool[] pools;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+
+            foreach (var runtime in supported)
+            {
+                _generic.TryAdd(runtime.Name, new GenericPool(runtime));
+            }
+
+            pools = [.. _generic.Values];
+        }
+
+        ProcessExecutorLog.GenericWorkersOn(
+            _settings.Logger,
+            _genericPerRuntime,
+            string.Join(", ", pools.Select(p => p.Runtime.Name)),
+            _genericNetwork ? "on" : "off");
+        foreach (var pool in pools)
+        {
+            Refill(pool);
         }
     }
 
@@ -127,6 +201,20 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync() => await ShutdownAsync().ConfigureAwait(false);
 
+    /// <summary>The process ids of a runtime's generic workers that wait for a function, for tests.</summary>
+    internal IReadOnlyList<int> GetGenericWorkerProcessIds(string runtime)
+    {
+        lock (_gate)
+        {
+            return _generic.Values
+                .Where(p => p.Runtime.Name == runtime)
+                .SelectMany(p => p.Workers)
+                .Where(w => w.Worker.IsWaitingForVersion && w.Worker.ProcessId is not null)
+                .Select(w => w.Worker.ProcessId!.Value)
+                .ToArray();
+        }
+    }
+
     /// <summary>The process ids of a function's live workers, for tests and diagnostics.</summary>
     internal IReadOnlyList<int> GetWorkerProcessIds(Guid functionId)
     {
@@ -139,7 +227,10 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
         }
     }
 
-    private (VersionPool Pool, Worker Worker) Acquire(ExecutionRequest request)
+    /// <summary>
+    /// Finds the version's pool and an idle worker in it, or else the generic workers a new one may come from.
+    /// </summary>
+    private (VersionPool Pool, Worker? Worker, GenericPool? Generic) Acquire(ExecutionRequest request)
     {
         var stale = new List<(VersionPool Pool, Worker Worker)>();
         try
@@ -166,25 +257,19 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
                     idle.IdleTimer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
                     if (idle.IsReusable)
                     {
-                        return (pool, idle);
+                        return (pool, idle, null);
                     }
 
                     stale.Add((pool, idle));
                 }
 
-                var id = $"w{++_nextWorker}";
-                var worker = new Worker(
-                    $"{_tag}-{id}",
-                    request.Version,
-                    request.FunctionName,
-                    request.Runtime,
-                    pool.CodeDirectory,
-                    Path.Combine(_root!, "home", id),
-                    Path.Combine(_socketDirectory!, $"{id}.sock"),
-                    _settings);
-                _workers[worker] = pool;
-                pool.WorkerCount++;
-                return (pool, worker);
+                // NOTE: a sandbox's network namespace is made when it starts, so generic workers serve only versions with
+                // the default network setting; the others start workers of their own.
+                var generic = request.Version.Network == _genericNetwork
+                    && _generic.TryGetValue(request.Runtime.Name, out var found)
+                        ? found
+                        : null;
+                return (pool, null, generic);
             }
         }
         finally
@@ -194,6 +279,237 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
             {
                 _ = StopWorkerAsync(pool, worker, StopReason.Failed);
             }
+        }
+    }
+
+    /// <summary>A new worker for the version: a generic one given the version if there is one, else its own.</summary>
+    private async Task<Worker> StartWorkerAsync(
+        VersionPool pool,
+        ExecutionRequest request,
+        GenericPool? generic,
+        CancellationToken cancellationToken)
+    {
+        var taken = generic is null
+            ? null
+            : await TakeGenericAsync(generic, request, cancellationToken).ConfigureAwait(false);
+        lock (_gate)
+        {
+            if (taken is not null)
+            {
+                generic!.Taking.Remove(taken);
+            }
+
+            if (_disposed)
+            {
+                _ = taken?.Worker.StopAsync(StopReason.Shutdown);
+                throw new ObjectDisposedException(nameof(ProcessExecutor));
+            }
+
+            var worker = taken?.Worker;
+            if (worker is null)
+            {
+                var id = $"w{++_nextWorker}";
+                worker = new Worker(
+                    $"{_tag}-{id}",
+                    request.Version,
+                    request.FunctionName,
+                    request.Runtime,
+                    pool.CodeDirectory,
+                    Path.Combine(_root!, "home", id),
+                    Path.Combine(_socketDirectory!, $"{id}.sock"),
+                    _settings);
+            }
+
+            _workers[worker] = pool;
+            pool.WorkerCount++;
+            return worker;
+        }
+    }
+
+    /// <summary>
+    /// Takes a generic worker out of its pool, the one that connected first or else the one whose start is furthest
+    /// along (waiting for the rest of its start beats a whole new one), and gives it the version. Null when none
+    /// could be had: the version then starts a worker of its own, exactly as without generic workers. A worker
+    /// returned stays among the pool's <see cref="GenericPool.Taking"/>, where shutdown finds it, until registered.
+    /// </summary>
+    private async Task<GenericWorker?> TakeGenericAsync(
+        GenericPool generic,
+        ExecutionRequest request,
+        CancellationToken cancellationToken)
+    {
+        GenericWorker? candidate;
+        lock (_gate)
+        {
+            candidate = generic.Workers.FirstOrDefault(w => w.Worker.IsWaitingForVersion)
+                ?? generic.Workers.FirstOrDefault(w => !w.WhenStarted.IsCompleted);
+            if (candidate is null)
+            {
+                return null;
+            }
+
+            generic.Workers.Remove(candidate);
+            generic.Taking.Add(candidate);
+        }
+
+        var worker = candidate.Worker;
+        string? problem = null;
+        try
+        {
+            // A start that failed was logged, and its worker is stopped already.
+            if (await candidate.WhenStarted.WaitAsync(cancellationToken).ConfigureAwait(false) is null)
+            {
+                problem = await worker.AssignAsync(request.Version, request.FunctionName, cancellationToken)
+                    .ConfigureAwait(false);
+                if (problem is null)
+                {
+                    ProcessExecutorLog.GenericWorkerTaken(
+                        _settings.Logger,
+                        worker.Id,
+                        worker.ProcessId ?? 0,
+                        request.FunctionName,
+                        request.Version.Version);
+                    return candidate;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The invocation ends here, so the pool gets its replacement now rather than after it.
+            lock (_gate)
+            {
+                generic.Taking.Remove(candidate);
+            }
+
+            _ = StopGenericAsync(worker, StopReason.Cancelled);
+            Refill(generic);
+            throw;
+        }
+
+        lock (_gate)
+        {
+            generic.Taking.Remove(candidate);
+        }
+
+        // A worker stopped under the take by a shutdown has nothing to report.
+        if (problem is not null && !_disposed)
+        {
+            ProcessExecutorLog.GenericWorkerNotTaken(
+                _settings.Logger,
+                worker.Id,
+                request.FunctionName,
+                request.Version.Version,
+                problem);
+        }
+
+        await StopGenericAsync(worker, StopReason.Failed).ConfigureAwait(false);
+        return null;
+    }
+
+    /// <summary>Starts generic workers until the pool has its number again; each starts in the background.</summary>
+    private void Refill(GenericPool generic)
+    {
+        var dead = new List<GenericWorker>();
+        var started = new List<GenericWorker>();
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            // A generic worker that exited while it waited is replaced.
+            dead.AddRange(generic.Workers.Where(w => w.WhenStarted.IsCompleted && !w.Worker.IsWaitingForVersion));
+            generic.Workers.RemoveAll(dead.Contains);
+
+            EnsureDirectories();
+            while (generic.Workers.Count < _genericPerRuntime)
+            {
+                var id = $"w{++_nextWorker}";
+                var worker = new GenericWorker(new Worker(
+                    $"{_tag}-{id}",
+                    generic.Runtime,
+                    Path.Combine(_root!, "task", id),
+                    Path.Combine(_root!, "home", id),
+                    Path.Combine(_socketDirectory!, $"{id}.sock"),
+                    _settings));
+                generic.Workers.Add(worker);
+                started.Add(worker);
+            }
+        }
+
+        foreach (var worker in dead)
+        {
+            _ = StopGenericAsync(worker.Worker, StopReason.Failed);
+        }
+
+        // Off the caller's thread: making a sandbox and a control group takes a few milliseconds of synchronous work.
+        foreach (var worker in started)
+        {
+            _ = Task.Run(() => PrestartAsync(generic, worker));
+        }
+    }
+
+    private async Task PrestartAsync(GenericPool generic, GenericWorker entry)
+    {
+        var worker = entry.Worker;
+        string? error = "the start did not finish";
+        try
+        {
+            var launch = await generic.Runtime.GetGenericLaunchAsync(CancellationToken.None).ConfigureAwait(false);
+            error = await worker.PrestartAsync(launch, _genericMemoryMb, _genericNetwork, CancellationToken.None)
+                .ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // A start that failed in the background has nobody to throw to: it is logged, and a version that wanted
+            // this worker starts one of its own.
+            error = e.Message;
+        }
+        finally
+        {
+            if (error is null)
+            {
+                ProcessExecutorLog.GenericWorkerStarted(
+                    _settings.Logger,
+                    worker.Id,
+                    worker.ProcessId ?? 0,
+                    generic.Runtime.Name);
+            }
+            else
+            {
+                await DiscardAsync(generic, entry, error).ConfigureAwait(false);
+            }
+
+            entry.Started(error);
+        }
+    }
+
+    private async Task DiscardAsync(GenericPool generic, GenericWorker entry, string error)
+    {
+        bool stopping;
+        lock (_gate)
+        {
+            generic.Workers.Remove(entry);
+            stopping = _disposed;
+        }
+
+        if (!stopping)
+        {
+            ProcessExecutorLog.GenericWorkerStartFailed(_settings.Logger, generic.Runtime.Name, error);
+        }
+
+        await StopGenericAsync(entry.Worker, StopReason.Failed).ConfigureAwait(false);
+    }
+
+    private async Task StopGenericAsync(Worker worker, StopReason reason)
+    {
+        try
+        {
+            await worker.StopAsync(reason).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            ProcessExecutorLog.WorkerStopFailed(_settings.Logger, worker.Id, e);
         }
     }
 
@@ -272,13 +588,23 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
     {
         await Task.Yield();
         KeyValuePair<Worker, VersionPool>[] workers;
+        GenericWorker[] generic;
         lock (_gate)
         {
             workers = [.. _workers];
             _pools.Clear();
+            generic = [.. _generic.Values.SelectMany(p => p.Workers.Concat(p.Taking))];
+            foreach (var pool in _generic.Values)
+            {
+                pool.Workers.Clear();
+                pool.Taking.Clear();
+            }
         }
 
-        await Task.WhenAll(workers.Select(w => StopWorkerAsync(w.Value, w.Key, StopReason.Shutdown)))
+        // A generic worker still starting sees the stop and kills its process once it is known: wait for that too.
+        await Task.WhenAll(workers.Select(w => StopWorkerAsync(w.Value, w.Key, StopReason.Shutdown))
+            .Concat(generic.Select(w => StopGenericAsync(w.Worker, StopReason.Shutdown)))
+            .Concat(generic.Select(w => (Task)w.WhenStarted)))
             .ConfigureAwait(false);
 
         if (_root is not null)
@@ -328,6 +654,31 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
         public int WorkerCount { get; set; }
 
         public bool Retired { get; set; }
+    }
+
+    /// <summary>The generic workers of one runtime: starting, or started and waiting for a function.</summary>
+    private sealed class GenericPool(IRuntime runtime)
+    {
+        public IRuntime Runtime { get; } = runtime;
+
+        public List<GenericWorker> Workers { get; } = [];
+
+        /// <summary>Workers taken out of the pool and being given a version, not yet among the executor's.</summary>
+        public HashSet<GenericWorker> Taking { get; } = [];
+    }
+
+    /// <summary>A generic worker and the outcome of its start.</summary>
+    private sealed class GenericWorker(Worker worker)
+    {
+        private readonly TaskCompletionSource<string?> _started =
+            new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Worker Worker { get; } = worker;
+
+        /// <summary>Completes when the start ended: with null once the worker waits, else with why it failed.</summary>
+        public Task<string?> WhenStarted => _started.Task;
+
+        public void Started(string? error) => _started.TrySetResult(error);
     }
 
     private sealed class IdleTimerState(ProcessExecutor executor, VersionPool pool, Worker worker)

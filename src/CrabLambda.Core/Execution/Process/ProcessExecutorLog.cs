@@ -77,6 +77,60 @@ internal static partial class ProcessExecutorLog
     public static partial void WorkerStopFailed(ILogger logger, string workerId, Exception exception);
 
     [LoggerMessage(
+        EventId = 1108,
+        EventName = "GenericWorkersOn",
+        Level = LogLevel.Information,
+        Message = "Pre-started workers: {Count} per runtime for {Runtimes} (network {Network}), started in the "
+            + "background; each serves one function version that needs a new worker.")]
+    public static partial void GenericWorkersOn(ILogger logger, int count, string runtimes, string network);
+
+    [LoggerMessage(
+        EventId = 1109,
+        EventName = "GenericWorkersOff",
+        Level = LogLevel.Information,
+        Message = "Pre-started workers are off: {Reason}.")]
+    public static partial void GenericWorkersOff(ILogger logger, string reason);
+
+    [LoggerMessage(
+        EventId = 1110,
+        EventName = "GenericWorkerStarted",
+        Level = LogLevel.Debug,
+        Message = "Pre-started worker {WorkerId} (process {ProcessId}) for the {Runtime} runtime.")]
+    public static partial void GenericWorkerStarted(ILogger logger, string workerId, int processId, string runtime);
+
+    [LoggerMessage(
+        EventId = 1111,
+        EventName = "GenericWorkerStartFailed",
+        Level = LogLevel.Warning,
+        Message = "Could not pre-start a worker for the {Runtime} runtime: {Reason}")]
+    public static partial void GenericWorkerStartFailed(ILogger logger, string runtime, string reason);
+
+    [LoggerMessage(
+        EventId = 1112,
+        EventName = "GenericWorkerTaken",
+        Level = LogLevel.Debug,
+        Message = "Pre-started worker {WorkerId} (process {ProcessId}) was given {FunctionName} version {Version}.")]
+    public static partial void GenericWorkerTaken(
+        ILogger logger,
+        string workerId,
+        int processId,
+        string functionName,
+        int version);
+
+    [LoggerMessage(
+        EventId = 1113,
+        EventName = "GenericWorkerNotTaken",
+        Level = LogLevel.Warning,
+        Message = "Pre-started worker {WorkerId} could not be given {FunctionName} version {Version}, which starts a "
+            + "worker of its own: {Reason}")]
+    public static partial void GenericWorkerNotTaken(
+        ILogger logger,
+        string workerId,
+        string functionName,
+        int version,
+        string reason);
+
+    [LoggerMessage(
         EventId = 1107,
         EventName = "InterpreterResolved",
         Level = LogLevel.Information,

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using CrabLambda.Functions;
+using CrabLambda.Runtimes;
 
 namespace CrabLambda.Execution.Process;
 
@@ -16,11 +18,35 @@ internal sealed class SessionWorkerLauncher : IWorkerLauncher
     public Task<IWorkerProcess> StartAsync(WorkerStartInfo startInfo, CancellationToken cancellationToken) =>
         Task.FromResult(Start(startInfo));
 
+    // Without isolation and limits there is nothing to change when a generic worker is given a version.
+    public bool CanStartGeneric => true;
+
+    public Task<IWorkerProcess> StartGenericAsync(
+        GenericWorkerStartInfo startInfo,
+        CancellationToken cancellationToken) =>
+        Task.FromResult(Start(startInfo));
+
     /// <summary>Starts the worker; it takes no longer than a fork and an exec.</summary>
     public IWorkerProcess Start(WorkerStartInfo startInfo)
     {
         ArgumentNullException.ThrowIfNull(startInfo);
 
+        return Start(startInfo.Launch, startInfo.CodeDirectory, startInfo.Environment);
+    }
+
+    /// <summary>Starts a generic worker; it takes no longer than a fork and an exec.</summary>
+    public IWorkerProcess Start(GenericWorkerStartInfo startInfo)
+    {
+        ArgumentNullException.ThrowIfNull(startInfo);
+
+        return Start(startInfo.Launch, startInfo.CodeDirectory, startInfo.Environment);
+    }
+
+    private SessionWorkerProcess Start(
+        WorkerLaunch launch,
+        string codeDirectory,
+        IReadOnlyDictionary<string, string> environment)
+    {
         // .NET cannot call setsid() between fork and exec, so the util-linux program does it and then execs the worker
         // in place: the worker's pid is the session and group id.
         var setsid = _setsid.Value ?? throw new InvalidOperationException(
@@ -32,22 +58,22 @@ internal sealed class SessionWorkerLauncher : IWorkerLauncher
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            WorkingDirectory = startInfo.CodeDirectory,
+            WorkingDirectory = codeDirectory,
         };
-        info.ArgumentList.Add(startInfo.Launch.Executable);
-        foreach (var argument in startInfo.Launch.Arguments)
+        info.ArgumentList.Add(launch.Executable);
+        foreach (var argument in launch.Arguments)
         {
             info.ArgumentList.Add(argument);
         }
 
         info.Environment.Clear();
-        foreach (var (name, value) in startInfo.Environment)
+        foreach (var (name, value) in environment)
         {
             info.Environment[name] = value;
         }
 
         var process = System.Diagnostics.Process.Start(info)
-            ?? throw new InvalidOperationException($"Could not start {startInfo.Launch.Executable}.");
+            ?? throw new InvalidOperationException($"Could not start {launch.Executable}.");
         process.StandardInput.Close();
         return new SessionWorkerProcess(process);
     }
@@ -99,6 +125,8 @@ internal sealed class SessionWorkerLauncher : IWorkerLauncher
         public bool HasOwnMemoryGroup => false;
 
         public long ReadProcessLimitHits() => -1;
+
+        public string AssignVersion(FunctionVersion version, string codePath) => codePath;
 
         public ValueTask DisposeAsync()
         {

@@ -10,8 +10,10 @@ namespace CrabLambda.Execution.Process;
 /// One worker process: a function version loaded once, serving one invocation at a time over the worker protocol.
 /// </summary>
 /// <remarks>
-/// The executor owns the pooling; a worker only knows how to start, run an invocation and stop. It starts lazily with
-/// its first invocation, so that load-time output and load errors land on that invocation.
+/// The executor owns the pooling; a worker only knows how to start, run an invocation and stop. A worker made for a
+/// version starts lazily with its first invocation; a generic one is started ahead without a function
+/// (<see cref="PrestartAsync"/>), given one version (<see cref="AssignAsync"/>) and loads it at its first invocation.
+/// Either way load-time output and load errors land on that invocation.
 /// </remarks>
 internal sealed class Worker
 {
@@ -23,10 +25,14 @@ internal sealed class Worker
     private readonly WorkerSettings _settings;
     private readonly IRuntime _runtime;
     private readonly string _codeDirectory;
+    private readonly bool _ownsCodeDirectory;
     private readonly string _privateDirectory;
     private readonly string _socketPath;
     private readonly object _sync = new();
 
+    private FunctionVersion? _version;
+    private string? _functionName;
+    private ReadOnlyMemory<byte>? _loadFrame;
     private Socket? _listener;
     private WorkerChannel? _channel;
     private IWorkerProcess? _process;
@@ -46,10 +52,31 @@ internal sealed class Worker
         WorkerSettings settings)
     {
         Id = id;
-        Version = version;
-        FunctionName = functionName;
+        _version = version;
+        _functionName = functionName;
         _runtime = runtime;
         _codeDirectory = codeDirectory;
+        _privateDirectory = privateDirectory;
+        _socketPath = socketPath;
+        _settings = settings;
+    }
+
+    /// <summary>
+    /// A generic worker of a runtime, to be started ahead and given its version later. Its code folder is its own and
+    /// is removed when it stops.
+    /// </summary>
+    public Worker(
+        string id,
+        IRuntime runtime,
+        string codeDirectory,
+        string privateDirectory,
+        string socketPath,
+        WorkerSettings settings)
+    {
+        Id = id;
+        _runtime = runtime;
+        _codeDirectory = codeDirectory;
+        _ownsCodeDirectory = true;
         _privateDirectory = privateDirectory;
         _socketPath = socketPath;
         _settings = settings;
@@ -58,6 +85,7 @@ internal sealed class Worker
     private enum WorkerState
     {
         New,
+        Waiting,
         Ready,
         Broken,
     }
@@ -66,10 +94,15 @@ internal sealed class Worker
     public string Id { get; }
 
     /// <summary>The version this worker runs.</summary>
-    public FunctionVersion Version { get; }
+    public FunctionVersion Version =>
+        _version ?? throw new InvalidOperationException("A generic worker has no version until it is given one.");
 
     /// <summary>The function's name, for logs and the handler's context.</summary>
-    public string FunctionName { get; }
+    public string FunctionName =>
+        _functionName ?? throw new InvalidOperationException("A generic worker has no function until it is given one.");
+
+    /// <summary>The runtime the worker belongs to.</summary>
+    public IRuntime Runtime => _runtime;
 
     /// <summary>The worker's process id once it started.</summary>
     public int? ProcessId => _process?.Id;
@@ -77,6 +110,16 @@ internal sealed class Worker
     /// <summary>Whether the worker is loaded, alive and its streams in step, so it can serve again.</summary>
     public bool IsReusable =>
         _state == WorkerState.Ready
+        && _process is { Exited.IsCompleted: false }
+        && _output is { HasEnded: false }
+        && _stopReason is null;
+
+    /// <summary>
+    /// Whether this is a generic worker that started, waits for its function and has not been given one yet.
+    /// </summary>
+    public bool IsWaitingForVersion =>
+        _state == WorkerState.Waiting
+        && _version is null
         && _process is { Exited.IsCompleted: false }
         && _output is { HasEnded: false }
         && _stopReason is null;
@@ -105,13 +148,16 @@ internal sealed class Worker
         var marker = $"crablambda-end-{WorkDirectory.NewName(16)}";
 
         InvocationLog log;
-        if (_state == WorkerState.New)
+        if (_state is WorkerState.New or WorkerState.Waiting)
         {
-            var launchError = await LaunchAsync(cancellationToken).ConfigureAwait(false);
-            if (launchError is not null)
+            if (_state == WorkerState.New)
             {
-                _state = WorkerState.Broken;
-                return Outcome(ExecutionStatus.Error, null, launchError, startedAt, null, []);
+                var launchError = await LaunchAsync(cancellationToken).ConfigureAwait(false);
+                if (launchError is not null)
+                {
+                    _state = WorkerState.Broken;
+                    return Outcome(ExecutionStatus.Error, null, launchError, startedAt, null, []);
+                }
             }
 
             log = _output!.Begin(Encoding.ASCII.GetBytes(marker));
@@ -145,6 +191,97 @@ internal sealed class Worker
         }
     }
 
+    /// <summary>
+    /// Starts a generic worker and waits until it has connected, so that it is ready to be given a version. Returns
+    /// why it did not start, or null.
+    /// </summary>
+    /// <param name="launch">The runtime's generic worker program.</param>
+    /// <param name="memoryMb">The memory limit until the worker is given a version.</param>
+    /// <param name="network">Whether the worker keeps the network; only versions that match may be given to it.</param>
+    /// <param name="cancellationToken">Cancels the start; the worker is then stopped.</param>
+    public async Task<string?> PrestartAsync(
+        WorkerLaunch launch,
+        int memoryMb,
+        bool network,
+        CancellationToken cancellationToken)
+    {
+        WorkDirectory.CreatePrivate(_codeDirectory);
+        var environment = BuildEnvironment(launch);
+        var startInfo = new GenericWorkerStartInfo(
+            launch,
+            memoryMb,
+            network,
+            _codeDirectory,
+            _privateDirectory,
+            environment);
+        var launchError = await StartProcessAsync(
+            token => _settings.Launcher.StartGenericAsync(startInfo, token),
+            cancellationToken).ConfigureAwait(false);
+        if (launchError is not null)
+        {
+            _state = WorkerState.Broken;
+            return launchError;
+        }
+
+        using var startTimeout = new CancellationTokenSource(_settings.StartAllowance, Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, startTimeout.Token);
+        string? error;
+        try
+        {
+            error = await ConnectAsync(linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (startTimeout.IsCancellationRequested
+            && !cancellationToken.IsCancellationRequested)
+        {
+            error = $"The worker did not connect within {_settings.StartAllowance.TotalSeconds:0.#} s.";
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Kill(StopReason.Cancelled);
+            throw;
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException
+            or OperationCanceledException)
+        {
+            error = await DescribeEarlyExitAsync().ConfigureAwait(false);
+        }
+
+        _state = error is null ? WorkerState.Waiting : WorkerState.Broken;
+        return error;
+    }
+
+    /// <summary>
+    /// Gives a generic worker that waits for its function the version it will load at its first invocation: writes
+    /// the code into the worker's own code folder and sets the version's limits on it. Returns why it cannot take
+    /// the version (the worker must then be stopped), or null.
+    /// </summary>
+    public async Task<string?> AssignAsync(
+        FunctionVersion version,
+        string functionName,
+        CancellationToken cancellationToken)
+    {
+        if (!IsWaitingForVersion)
+        {
+            return "the worker is not waiting for a function";
+        }
+
+        try
+        {
+            var load = await _runtime.GetLoadAsync(version, _codeDirectory, cancellationToken).ConfigureAwait(false);
+            var codePath = _process!.AssignVersion(version, load.CodePath);
+            _loadFrame = WorkerMessages.BuildLoad(codePath, load.Handler);
+        }
+        catch (Exception e) when (e is FunctionCodeException or IOException or UnauthorizedAccessException
+            or InvalidOperationException or ArgumentException or NotSupportedException)
+        {
+            return e.Message;
+        }
+
+        _version = version;
+        _functionName = functionName;
+        return null;
+    }
+
     private async Task<string?> LaunchAsync(CancellationToken cancellationToken)
     {
         WorkDirectory.CreatePrivate(_codeDirectory);
@@ -158,6 +295,16 @@ internal sealed class Worker
             return e.Message;
         }
 
+        var environment = BuildEnvironment(launch);
+        var startInfo = new WorkerStartInfo(launch, Version, _codeDirectory, _privateDirectory, environment);
+        return await StartProcessAsync(
+            token => _settings.Launcher.StartAsync(startInfo, token),
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The worker's complete environment: a clean base set, the runtime's variables and the socket.</summary>
+    private Dictionary<string, string> BuildEnvironment(WorkerLaunch launch)
+    {
         WorkDirectory.CreatePrivate(_privateDirectory);
         var environment = new Dictionary<string, string>(StringComparer.Ordinal)
         {
@@ -172,8 +319,14 @@ internal sealed class Worker
         }
 
         environment[WorkerProtocol.SocketVariable] = _socketPath;
-        var startInfo = new WorkerStartInfo(launch, Version, _codeDirectory, _privateDirectory, environment);
+        return environment;
+    }
 
+    /// <summary>Listens on the worker's socket, starts its process and starts reading its output.</summary>
+    private async Task<string?> StartProcessAsync(
+        Func<CancellationToken, Task<IWorkerProcess>> start,
+        CancellationToken cancellationToken)
+    {
         lock (_sync)
         {
             if (_stopReason is { } reason)
@@ -191,12 +344,16 @@ internal sealed class Worker
         IWorkerProcess process;
         try
         {
-            process = await _settings.Launcher.StartAsync(startInfo, cancellationToken).ConfigureAwait(false);
+            process = await start(cancellationToken).ConfigureAwait(false);
         }
         catch (WorkerStartException e)
         {
             CloseListener();
-            ProcessExecutorLog.WorkerStartFailed(_settings.Logger, Id, FunctionName, Version.Version, e.Message);
+            if (_version is not null)
+            {
+                ProcessExecutorLog.WorkerStartFailed(_settings.Logger, Id, FunctionName, Version.Version, e.Message);
+            }
+
             return e.Message;
         }
         catch
@@ -238,26 +395,17 @@ internal sealed class Worker
 
         try
         {
-            // A worker that fails to load connects, sends its error and exits at once, possibly before the host saw
-            // the connection: what it sent is still waiting in the socket, so an exit alone does not end the start.
-            var accept = _listener!.AcceptAsync(linked.Token).AsTask();
-            var socket = await Task.WhenAny(accept, process.Exited).ConfigureAwait(false) == accept
-                ? await accept.ConfigureAwait(false)
-                : await AcceptWithinGraceAsync(accept).ConfigureAwait(false);
-            CloseListener();
-            if (socket is null)
+            if (_loadFrame is { } load)
             {
-                return await DescribeEarlyExitAsync().ConfigureAwait(false);
+                // A generic worker connected when it started: tell it which function to load.
+                await _channel!.SendAsync(load, linked.Token).ConfigureAwait(false);
+            }
+            else if (await ConnectAsync(linked.Token).ConfigureAwait(false) is { } connectError)
+            {
+                return connectError;
             }
 
-            if (!process.Owns(PeerProcessId(socket)))
-            {
-                socket.Dispose();
-                return "A process other than the worker connected to the worker's socket.";
-            }
-
-            _channel = new WorkerChannel(socket);
-            var receive = _channel.ReceiveAsync(_settings.MaxFrameBytes, _settings.MaxOutputBytes, linked.Token);
+            var receive = _channel!.ReceiveAsync(_settings.MaxFrameBytes, _settings.MaxOutputBytes, linked.Token);
             if (await Task.WhenAny(receive, process.Exited).ConfigureAwait(false) != receive)
             {
                 receive = WithinGraceAsync(receive);
@@ -304,6 +452,35 @@ internal sealed class Worker
             // The connection broke, or was closed under the start because the worker is being stopped.
             return await DescribeEarlyExitAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Accepts the worker's connection and checks that it comes from the worker; returns why not, or null.
+    /// </summary>
+    private async Task<string?> ConnectAsync(CancellationToken cancellationToken)
+    {
+        var process = _process!;
+
+        // A worker that fails to load connects, sends its error and exits at once, possibly before the host saw the
+        // connection: what it sent is still waiting in the socket, so an exit alone does not end the start.
+        var accept = _listener!.AcceptAsync(cancellationToken).AsTask();
+        var socket = await Task.WhenAny(accept, process.Exited).ConfigureAwait(false) == accept
+            ? await accept.ConfigureAwait(false)
+            : await AcceptWithinGraceAsync(accept).ConfigureAwait(false);
+        CloseListener();
+        if (socket is null)
+        {
+            return await DescribeEarlyExitAsync().ConfigureAwait(false);
+        }
+
+        if (!process.Owns(PeerProcessId(socket)))
+        {
+            socket.Dispose();
+            return "A process other than the worker connected to the worker's socket.";
+        }
+
+        _channel = new WorkerChannel(socket);
+        return null;
     }
 
     private async Task<ExecutionOutcome> RunAsync(
@@ -618,6 +795,11 @@ internal sealed class Worker
         }
 
         WorkDirectory.TryDelete(_privateDirectory);
+        if (_ownsCodeDirectory)
+        {
+            WorkDirectory.TryDelete(_codeDirectory);
+        }
+
         ProcessExecutorLog.WorkerStopped(_settings.Logger, Id, process?.Id, DescribeStopForLog(_stopReason));
     }
 

@@ -64,7 +64,7 @@ internal static class WorkerMessages
 {
     private static readonly byte[] s_emptyEvent = "{}"u8.ToArray();
 
-    /// <summary>How deeply an event may nest: the function client accepts this much, so the executor does too.</summary>
+    /// <summary>How deeply an event may nest: as deep as the function client accepts.</summary>
     public const int MaxEventDepth = 256;
 
     /// <summary>
@@ -128,6 +128,31 @@ internal static class WorkerMessages
             writer.WriteEndObject();
             writer.WritePropertyName("event"u8);
             writer.WriteRawValue(eventJson, skipInputValidation: true);
+            writer.WriteEndObject();
+        }
+
+        var frame = MemoryMarshal.AsMemory(buffer.WrittenMemory);
+        BinaryPrimitives.WriteUInt32BigEndian(frame.Span, (uint)(frame.Length - WorkerProtocol.LengthPrefixBytes));
+        return frame;
+    }
+
+    /// <summary>
+    /// Builds the framed <c>load</c> message that tells a generic worker which function to load.
+    /// </summary>
+    /// <param name="codePath">The code file as the worker sees it.</param>
+    /// <param name="handler">The handler the version names.</param>
+    public static ReadOnlyMemory<byte> BuildLoad(string codePath, string handler)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        buffer.GetSpan(WorkerProtocol.LengthPrefixBytes);
+        buffer.Advance(WorkerProtocol.LengthPrefixBytes);
+
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("type"u8, "load"u8);
+            writer.WriteString("code_path"u8, codePath);
+            writer.WriteString("handler"u8, handler);
             writer.WriteEndObject();
         }
 

@@ -12,6 +12,13 @@ internal abstract class CgroupGroup : IDisposable
     /// <summary>The <c>cgroup.procs</c> files a process writes its pid into to join the group.</summary>
     public abstract IReadOnlyList<string> ProcsFiles { get; }
 
+    /// <summary>
+    /// Sets the group's memory, process-count and CPU limits; also on a group with processes in it, which is how a
+    /// pre-started worker gets the limits of the version it is given.
+    /// </summary>
+    /// <exception cref="IOException">The kernel refused a limit (v1 refuses a memory limit below the usage).</exception>
+    public abstract void SetLimits(CgroupLimits limits);
+
     /// <summary>Starts a new peak-memory measurement, for the next invocation.</summary>
     public abstract void ResetPeak();
 

@@ -59,24 +59,7 @@ internal sealed class CgroupV1Host : CgroupHost
         var group = new Group(folders);
         try
         {
-            var memory = folders["memory"];
-            var bytes = limits.MemoryBytes.ToString(CultureInfo.InvariantCulture);
-            Write(Path.Join(memory, "memory.limit_in_bytes"), bytes);
-
-            // Where swap is accounted, memory plus swap gets the same limit so a function cannot swap past it.
-            var memsw = Path.Join(memory, "memory.memsw.limit_in_bytes");
-            if (File.Exists(memsw))
-            {
-                Write(memsw, bytes);
-            }
-
-            Write(Path.Join(folders["pids"], "pids.max"), limits.MaxProcesses.ToString(CultureInfo.InvariantCulture));
-            Write(
-                Path.Join(folders["cpu"], "cpu.cfs_period_us"),
-                CgroupLimits.CpuPeriodMicroseconds.ToString(CultureInfo.InvariantCulture));
-            Write(
-                Path.Join(folders["cpu"], "cpu.cfs_quota_us"),
-                limits.CpuQuotaMicroseconds.ToString(CultureInfo.InvariantCulture));
+            group.SetLimits(limits);
             return group;
         }
         catch
@@ -90,9 +73,41 @@ internal sealed class CgroupV1Host : CgroupHost
     {
         private readonly string _memory = folders["memory"];
         private readonly string _pids = folders["pids"];
+        private readonly string _cpu = folders["cpu"];
 
         public override IReadOnlyList<string> ProcsFiles { get; } =
             folders.Values.Select(f => Path.Join(f, "cgroup.procs")).ToArray();
+
+        public override void SetLimits(CgroupLimits limits)
+        {
+            var bytes = limits.MemoryBytes.ToString(CultureInfo.InvariantCulture);
+            var limit = Path.Join(_memory, "memory.limit_in_bytes");
+
+            // Where swap is accounted, memory plus swap gets the same limit so a function cannot swap past it. The
+            // kernel keeps memory at or below memory plus swap, so a raise writes that first and a cut writes it last.
+            var memsw = Path.Join(_memory, "memory.memsw.limit_in_bytes");
+            var swapAccounted = File.Exists(memsw);
+            var raise = (ReadNumber(limit) ?? long.MaxValue) < limits.MemoryBytes;
+            if (swapAccounted && raise)
+            {
+                Write(memsw, bytes);
+            }
+
+            // Refused with EBUSY when the group already uses more than the new limit.
+            Write(limit, bytes);
+            if (swapAccounted && !raise)
+            {
+                Write(memsw, bytes);
+            }
+
+            Write(Path.Join(_pids, "pids.max"), limits.MaxProcesses.ToString(CultureInfo.InvariantCulture));
+            Write(
+                Path.Join(_cpu, "cpu.cfs_period_us"),
+                CgroupLimits.CpuPeriodMicroseconds.ToString(CultureInfo.InvariantCulture));
+            Write(
+                Path.Join(_cpu, "cpu.cfs_quota_us"),
+                limits.CpuQuotaMicroseconds.ToString(CultureInfo.InvariantCulture));
+        }
 
         public override void ResetPeak() => TryWrite(Path.Join(_memory, "memory.max_usage_in_bytes"), "0");
 

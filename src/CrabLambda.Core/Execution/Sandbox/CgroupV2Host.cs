@@ -80,29 +80,10 @@ internal sealed class CgroupV2Host : CgroupHost
         var folder = Path.Join(_base, name);
         Directory.CreateDirectory(folder);
 
-        var group = new Group(folder);
+        var group = new Group(folder, _controllers);
         try
         {
-            if (_controllers.Contains("memory"))
-            {
-                Write(Path.Join(folder, "memory.max"), limits.MemoryBytes.ToString(CultureInfo.InvariantCulture));
-                TryWrite(Path.Join(folder, "memory.swap.max"), "0");
-            }
-
-            if (_controllers.Contains("pids"))
-            {
-                Write(Path.Join(folder, "pids.max"), limits.MaxProcesses.ToString(CultureInfo.InvariantCulture));
-            }
-
-            if (_controllers.Contains("cpu"))
-            {
-                Write(
-                    Path.Join(folder, "cpu.max"),
-                    string.Create(
-                        CultureInfo.InvariantCulture,
-                        $"{limits.CpuQuotaMicroseconds} {CgroupLimits.CpuPeriodMicroseconds}"));
-            }
-
+            group.SetLimits(limits);
             return group;
         }
         catch
@@ -124,11 +105,35 @@ internal sealed class CgroupV2Host : CgroupHost
         }
     }
 
-    private sealed class Group(string folder) : CgroupGroup
+    private sealed class Group(string folder, IReadOnlySet<string> controllers) : CgroupGroup
     {
         private FileStream? _peak;
 
         public override IReadOnlyList<string> ProcsFiles { get; } = [Path.Join(folder, "cgroup.procs")];
+
+        public override void SetLimits(CgroupLimits limits)
+        {
+            if (controllers.Contains("memory"))
+            {
+                // Lowered below the usage, the kernel reclaims and then kills inside the group, as at a start.
+                Write(Path.Join(folder, "memory.max"), limits.MemoryBytes.ToString(CultureInfo.InvariantCulture));
+                TryWrite(Path.Join(folder, "memory.swap.max"), "0");
+            }
+
+            if (controllers.Contains("pids"))
+            {
+                Write(Path.Join(folder, "pids.max"), limits.MaxProcesses.ToString(CultureInfo.InvariantCulture));
+            }
+
+            if (controllers.Contains("cpu"))
+            {
+                Write(
+                    Path.Join(folder, "cpu.max"),
+                    string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"{limits.CpuQuotaMicroseconds} {CgroupLimits.CpuPeriodMicroseconds}"));
+            }
+        }
 
         public override void ResetPeak()
         {

@@ -27,49 +27,54 @@ internal sealed class SandboxWorkerLauncher : IWorkerLauncher
         _options = options.Value;
     }
 
-    public async Task<IWorkerProcess> StartAsync(WorkerStartInfo startInfo, CancellationToken cancellationToken)
+    public Task<IWorkerProcess> StartAsync(WorkerStartInfo startInfo, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(startInfo);
 
         if (_isolation.Tools is null && _isolation.Cgroups is null)
         {
-            return _plain.Start(startInfo);
+            return Task.FromResult(_plain.Start(startInfo));
         }
 
         var version = startInfo.Version;
-        var group = _isolation.Cgroups?.CreateGroup("w-" + WorkDirectory.NewName(), LimitsFor(version.MemoryMb));
-        try
-        {
-            var socketPath = startInfo.Environment[Runtimes.WorkerProtocol.SocketVariable];
-            var command = BuildCommand(startInfo, socketPath, group);
-            var info = new ProcessStartInfo(command[0])
-            {
-                UseShellExecute = false,
-                RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                WorkingDirectory = startInfo.CodeDirectory,
-            };
-            foreach (var argument in command.Skip(1))
-            {
-                info.ArgumentList.Add(argument);
-            }
+        var start = new SandboxStart(
+            startInfo.Launch,
+            LimitsFor(version.MemoryMb),
+            version.Network,
+            startInfo.CodeDirectory,
+            startInfo.Environment,
+            TmpBytes: version.MemoryMb * Mb);
+        return StartAsync(start);
+    }
 
-            info.Environment.Clear();
-            foreach (var (name, value) in startInfo.Environment)
-            {
-                info.Environment[name] = value;
-            }
+    public bool CanStartGeneric => true;
 
-            var process = await ProcessSpawner.StartAsync(info).ConfigureAwait(false);
-            process.StandardInput.Close();
-            return new SandboxedWorkerProcess(process, group);
-        }
-        catch
+    public Task<IWorkerProcess> StartGenericAsync(
+        GenericWorkerStartInfo startInfo,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(startInfo);
+
+        if (_isolation.Tools is null && _isolation.Cgroups is null)
         {
-            group?.Dispose();
-            throw;
+            return Task.FromResult(_plain.Start(startInfo));
         }
+
+        // Until it is given a version only the worker program runs, so it may start on a whole CPU: the version's
+        // share replaces it before the function loads.
+        var limits = LimitsFor(startInfo.MemoryMb);
+        limits = limits with { Cpus = Math.Max(limits.Cpus, 1) };
+
+        // NOTE: a tmpfs cannot be resized from outside its sandbox, so a generic worker's /tmp is sized for the largest
+        // memory limit; its pages are charged to the worker's memory group, so the version's limit still bounds it.
+        var start = new SandboxStart(
+            startInfo.Launch,
+            limits,
+            startInfo.Network,
+            startInfo.CodeDirectory,
+            startInfo.Environment,
+            TmpBytes: CrabLambdaOptionsValidator.MaxMemoryMb * Mb);
+        return StartAsync(start);
     }
 
     /// <summary>
@@ -82,33 +87,73 @@ internal sealed class SandboxWorkerLauncher : IWorkerLauncher
         return new CgroupLimits(memoryMb * Mb, _options.MaxProcessesPerWorker, cpus);
     }
 
-    private IReadOnlyList<string> BuildCommand(WorkerStartInfo startInfo, string socketPath, CgroupGroup? group)
+    private async Task<IWorkerProcess> StartAsync(SandboxStart start)
+    {
+        var group = _isolation.Cgroups?.CreateGroup("w-" + WorkDirectory.NewName(), start.Limits);
+        try
+        {
+            var socketPath = start.Environment[Runtimes.WorkerProtocol.SocketVariable];
+            var command = BuildCommand(start, socketPath, group);
+            var info = new ProcessStartInfo(command[0])
+            {
+                UseShellExecute = false,
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                WorkingDirectory = start.CodeDirectory,
+            };
+            foreach (var argument in command.Skip(1))
+            {
+                info.ArgumentList.Add(argument);
+            }
+
+            info.Environment.Clear();
+            foreach (var (name, value) in start.Environment)
+            {
+                info.Environment[name] = value;
+            }
+
+            var process = await ProcessSpawner.StartAsync(info).ConfigureAwait(false);
+            process.StandardInput.Close();
+            return new SandboxedWorkerProcess(this, process, group, start);
+        }
+        catch
+        {
+            group?.Dispose();
+            throw;
+        }
+    }
+
+    private IReadOnlyList<string> BuildCommand(SandboxStart start, string socketPath, CgroupGroup? group)
     {
         if (_isolation.Tools is not { } tools)
         {
             // Limits without namespaces: join the group, then start the worker in a session of its own.
             var join = string.Join(' ', group!.ProcsFiles.Select(f => $"echo $$ > '{f}' || exit 125;"));
             return ["/bin/sh", "-c", join + " exec \"$@\"", "crablambda-join", "/usr/bin/setsid",
-                startInfo.Launch.Executable, .. startInfo.Launch.Arguments];
+                start.Launch.Executable, .. start.Launch.Arguments];
         }
 
-        if (tools.Setpriv is not null && !OperatingSystem.IsWindows())
+        if (RunsAsSandboxUser)
         {
             // The sandbox user must be able to read the code and to connect to the socket; the folders above them
             // stay private, since bubblewrap binds them as root.
-            OpenToSandboxUser(startInfo.CodeDirectory);
+            OpenToSandboxUser(start.CodeDirectory);
             File.SetUnixFileMode(socketPath, Enterable | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite);
         }
 
         var command = new BubblewrapCommand(tools, SandboxUser.UserId, SandboxUser.GroupId);
         return command.Build(
-            startInfo.Launch,
-            startInfo.CodeDirectory,
+            start.Launch,
+            start.CodeDirectory,
             socketPath,
-            startInfo.Version.Network,
-            tmpBytes: startInfo.Version.MemoryMb * Mb,
+            start.Network,
+            start.TmpBytes,
             group);
     }
+
+    [System.Runtime.Versioning.UnsupportedOSPlatformGuard("windows")]
+    private bool RunsAsSandboxUser => _isolation.Tools?.Setpriv is not null && !OperatingSystem.IsWindows();
 
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     private static void OpenToSandboxUser(string folder)
@@ -122,16 +167,33 @@ internal sealed class SandboxWorkerLauncher : IWorkerLauncher
         }
     }
 
+    /// <summary>What one sandboxed worker is started with.</summary>
+    private sealed record SandboxStart(
+        Runtimes.WorkerLaunch Launch,
+        CgroupLimits Limits,
+        bool Network,
+        string CodeDirectory,
+        IReadOnlyDictionary<string, string> Environment,
+        long TmpBytes);
+
     private sealed class SandboxedWorkerProcess : IWorkerProcess
     {
+        private readonly SandboxWorkerLauncher _launcher;
         private readonly System.Diagnostics.Process _process;
         private readonly CgroupGroup? _group;
+        private readonly SandboxStart _start;
         private readonly Task<int> _exited;
 
-        public SandboxedWorkerProcess(System.Diagnostics.Process process, CgroupGroup? group)
+        public SandboxedWorkerProcess(
+            SandboxWorkerLauncher launcher,
+            System.Diagnostics.Process process,
+            CgroupGroup? group,
+            SandboxStart start)
         {
+            _launcher = launcher;
             _process = process;
             _group = group;
+            _start = start;
             Id = process.Id;
             _exited = WaitForExitAsync(process);
         }
@@ -167,6 +229,33 @@ internal sealed class SandboxWorkerLauncher : IWorkerLauncher
         public long ReadOomKillCount() => _group?.OomKills() ?? -1;
 
         public long ReadProcessLimitHits() => _group?.ProcessLimitHits() ?? -1;
+
+        public string AssignVersion(Functions.FunctionVersion version, string codePath)
+        {
+            ArgumentNullException.ThrowIfNull(version);
+
+            // A network namespace is made when the sandbox starts and cannot be taken away later.
+            if (version.Network != _start.Network)
+            {
+                throw new InvalidOperationException(
+                    $"A worker started with network {(_start.Network ? "on" : "off")} cannot run a version with "
+                    + $"network {(version.Network ? "on" : "off")}.");
+            }
+
+            _group?.SetLimits(_launcher.LimitsFor(version.MemoryMb));
+            if (_launcher.RunsAsSandboxUser)
+            {
+                OpenToSandboxUser(_start.CodeDirectory);
+            }
+
+            var relative = Path.GetRelativePath(_start.CodeDirectory, codePath);
+            if (relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative))
+            {
+                throw new ArgumentException("The code is not in the worker's code folder.", nameof(codePath));
+            }
+
+            return _launcher._isolation.Tools is null ? codePath : BubblewrapCommand.CodeFolder + "/" + relative;
+        }
 
         public ValueTask DisposeAsync()
         {

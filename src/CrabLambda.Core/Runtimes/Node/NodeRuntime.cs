@@ -99,21 +99,48 @@ internal sealed class NodeRuntime : IRuntime
     {
         ArgumentNullException.ThrowIfNull(version);
 
+        var module = WriteModule(version, codeDirectory);
+        return await LaunchAsync([module, version.Handler], cancellationToken).ConfigureAwait(false);
+    }
+
+    public bool SupportsGenericWorkers => true;
+
+    public Task<WorkerLaunch> GetGenericLaunchAsync(CancellationToken cancellationToken) =>
+        LaunchAsync([], cancellationToken);
+
+    public Task<WorkerLoad> GetLoadAsync(
+        FunctionVersion version,
+        string codeDirectory,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(version);
+
+        return Task.FromResult(new WorkerLoad(WriteModule(version, codeDirectory), version.Handler));
+    }
+
+    private string WriteModule(FunctionVersion version, string codeDirectory)
+    {
         // The handler is written into code below: only a checked identifier may get there.
         if (ValidateHandler(version.Handler) is { } problem)
         {
             throw new FunctionCodeException(problem);
         }
 
+        var module = Path.Combine(codeDirectory, ModuleFileName);
+        WorkDirectory.WriteFileOnce(module, Encoding.UTF8.GetBytes(WithHandlerLookup(version.Code, version.Handler)));
+        return module;
+    }
+
+    /// <summary>The worker program with the function's arguments, or none for a generic worker.</summary>
+    private async Task<WorkerLaunch> LaunchAsync(string[] functionArguments, CancellationToken cancellationToken)
+    {
         // In a container the image's interpreter runs the worker: the host need not have one.
         var executable = _inContainers
             ? ContainerInterpreter
             : await GetExecutableAsync(cancellationToken).ConfigureAwait(false);
         var worker = _worker.Ensure();
-        var module = Path.Combine(codeDirectory, ModuleFileName);
-        WorkDirectory.WriteFileOnce(module, Encoding.UTF8.GetBytes(WithHandlerLookup(version.Code, version.Handler)));
 
-        return new WorkerLaunch(executable, [worker, module, version.Handler])
+        return new WorkerLaunch(executable, [worker, .. functionArguments])
         {
             Environment = new Dictionary<string, string>
             {

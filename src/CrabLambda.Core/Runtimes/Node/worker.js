@@ -5,6 +5,7 @@
 // function's own output on stdout and stderr, each invocation's output ended by a marker on both streams.
 //
 // Usage: node worker.js <module path> <handler name>
+//        node worker.js     (a generic worker: it waits for a load message that names both)
 "use strict";
 
 const fs = require("fs");
@@ -217,16 +218,33 @@ function load(modulePath, name) {
   return handler;
 }
 
+// Waits for the load message of a generic worker; null when the host went away first.
+async function receiveLoad(channel) {
+  const frame = await channel.receive();
+  if (frame === null) {
+    return null;
+  }
+  let message;
+  try {
+    message = JSON.parse(frame.toString("utf8"));
+  } catch {
+    message = null;
+  }
+  if (!message || message.type !== "load" || typeof message.code_path !== "string"
+    || typeof message.handler !== "string") {
+    throw new LoadError("The worker expected a load message with code_path and handler.");
+  }
+  return [message.code_path, message.handler];
+}
+
 async function main() {
   const socketPath = process.env.CRABLAMBDA_SOCKET;
   delete process.env.CRABLAMBDA_SOCKET;
-  const [modulePath, handlerName] = process.argv.slice(2);
-  if (!socketPath || !modulePath || !handlerName) {
-    process.stderr.write("usage: CRABLAMBDA_SOCKET=<socket> node worker.js <module path> <handler name>\n");
+  const functionArguments = process.argv.slice(2);
+  if (!socketPath || (functionArguments.length !== 0 && functionArguments.length !== 2)) {
+    process.stderr.write("usage: CRABLAMBDA_SOCKET=<socket> node worker.js [<module path> <handler name>]\n");
     process.exit(2);
   }
-  process.argv = [process.argv[0], modulePath];
-  codePrefix = path.dirname(path.resolve(modulePath)) + path.sep;
 
   const socket = net.createConnection(socketPath);
   await new Promise((resolve, reject) => {
@@ -237,6 +255,16 @@ async function main() {
 
   let handler;
   try {
+    let [modulePath, handlerName] = functionArguments;
+    if (functionArguments.length === 0) {
+      const request = await receiveLoad(channel);
+      if (request === null) {
+        process.exit(0);
+      }
+      [modulePath, handlerName] = request;
+    }
+    process.argv = [process.argv[0], modulePath];
+    codePrefix = path.dirname(path.resolve(modulePath)) + path.sep;
     handler = load(modulePath, handlerName);
   } catch (error) {
     const ours = error instanceof LoadError;

@@ -93,22 +93,49 @@ internal sealed class PythonRuntime : IRuntime
     {
         ArgumentNullException.ThrowIfNull(version);
 
+        var module = WriteModule(version, codeDirectory);
+        return await LaunchAsync([module, version.Handler], cancellationToken).ConfigureAwait(false);
+    }
+
+    public bool SupportsGenericWorkers => true;
+
+    public Task<WorkerLaunch> GetGenericLaunchAsync(CancellationToken cancellationToken) =>
+        LaunchAsync([], cancellationToken);
+
+    public Task<WorkerLoad> GetLoadAsync(
+        FunctionVersion version,
+        string codeDirectory,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(version);
+
+        return Task.FromResult(new WorkerLoad(WriteModule(version, codeDirectory), version.Handler));
+    }
+
+    private string WriteModule(FunctionVersion version, string codeDirectory)
+    {
         if (ValidateHandler(version.Handler) is { } problem)
         {
             throw new FunctionCodeException(problem);
         }
 
+        var module = Path.Combine(codeDirectory, ModuleFileName);
+        WorkDirectory.WriteFileOnce(module, Encoding.UTF8.GetBytes(version.Code));
+        return module;
+    }
+
+    /// <summary>The worker program with the function's arguments, or none for a generic worker.</summary>
+    private async Task<WorkerLaunch> LaunchAsync(string[] functionArguments, CancellationToken cancellationToken)
+    {
         // In a container the image's interpreter runs the worker: the host need not have one.
         var python = _inContainers
             ? new Installation(ContainerInterpreter, [])
             : await GetInstallationAsync(cancellationToken).ConfigureAwait(false);
         var worker = _worker.Ensure();
-        var module = Path.Combine(codeDirectory, ModuleFileName);
-        WorkDirectory.WriteFileOnce(module, Encoding.UTF8.GetBytes(version.Code));
 
         // -u: unbuffered output, so lines reach the log as they are written; -B: no bytecode files next to the code;
         // -I: isolated from PYTHON* variables, the user's site-packages and the worker's own folder on sys.path.
-        return new WorkerLaunch(python.Executable, ["-u", "-B", "-I", worker, module, version.Handler])
+        return new WorkerLaunch(python.Executable, ["-u", "-B", "-I", worker, .. functionArguments])
         {
             Environment = new Dictionary<string, string>
             {

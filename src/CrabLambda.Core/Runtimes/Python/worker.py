@@ -5,6 +5,7 @@ Loads one function module once, then serves invocations one at a time over the w
 function's own output on stdout and stderr, each invocation's output ended by a marker on both streams.
 
 Usage: python3 -u -B -I worker.py <module path> <handler name>
+       python3 -u -B -I worker.py     (a generic worker: it waits for a load message that names both)
 """
 
 import importlib.util
@@ -249,18 +250,43 @@ def _invoke(channel, handler, arity, message):
         channel.send_raw(head[:-1].encode("ascii") + b',"output":' + output + b"}")
 
 
+def _receive_load(channel):
+    """Waits for the load message of a generic worker; None when the host went away first."""
+    frame = channel.receive()
+    if frame is None:
+        return None
+    try:
+        message = json.loads(frame)
+        if message.get("type") == "load":
+            return str(message["code_path"]), str(message["handler"])
+    except (ValueError, KeyError, AttributeError):
+        pass
+    raise _LoadError("The worker expected a load message with code_path and handler.")
+
+
 def main():
     socket_path = os.environ.pop("CRABLAMBDA_SOCKET", None)
-    if not socket_path or len(sys.argv) != 3:
-        sys.stderr.write("usage: CRABLAMBDA_SOCKET=<socket> worker.py <module path> <handler name>\n")
+    if not socket_path or len(sys.argv) not in (1, 3):
+        sys.stderr.write("usage: CRABLAMBDA_SOCKET=<socket> worker.py [<module path> <handler name>]\n")
         return 2
-    module_path, handler_name = sys.argv[1], sys.argv[2]
-    global _code_prefix
-    _code_prefix = os.path.dirname(os.path.abspath(module_path)) + os.sep
 
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(socket_path)
     channel = _Channel(sock)
+
+    if len(sys.argv) == 3:
+        module_path, handler_name = sys.argv[1], sys.argv[2]
+    else:
+        try:
+            load = _receive_load(channel)
+        except _LoadError as error:
+            channel.send({"type": "error", "error": str(error), "trace": None})
+            return 1
+        if load is None:
+            return 0
+        module_path, handler_name = load
+    global _code_prefix
+    _code_prefix = os.path.dirname(os.path.abspath(module_path)) + os.sep
     sys.argv = [module_path]
 
     try:

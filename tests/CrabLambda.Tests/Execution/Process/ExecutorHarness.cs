@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using CrabLambda.Execution;
 using CrabLambda.Execution.Process;
+using CrabLambda.Execution.Sandbox;
 using CrabLambda.Functions;
 using CrabLambda.Runtimes;
 using CrabLambda.Runtimes.Node;
@@ -13,8 +14,9 @@ using Microsoft.Extensions.Options;
 namespace CrabLambda.Tests.Execution.Process;
 
 /// <summary>
-/// A <see cref="ProcessExecutor"/> with the real Python and Node.js runtimes over a temporary work directory. A missing
-/// python3 or node makes the tests that need it fail with the runtime's message.
+/// A <see cref="ProcessExecutor"/> with the real Python and Node.js runtimes over a temporary work directory, with
+/// plain processes or, with <see cref="IsolationMode.Sandbox"/>, the host's full sandbox (the harness fails when the
+/// host cannot give it). A missing python3 or node makes the tests that need it fail with the runtime's message.
 /// </summary>
 internal sealed class ExecutorHarness : IAsyncDisposable
 {
@@ -23,7 +25,8 @@ internal sealed class ExecutorHarness : IAsyncDisposable
     public ExecutorHarness(
         TimeProvider? timeProvider = null,
         Action<CrabLambdaOptions>? configure = null,
-        ILogger<ProcessExecutor>? logger = null)
+        ILogger<ProcessExecutor>? logger = null,
+        IsolationMode isolation = IsolationMode.None)
     {
         _workDirectory = Directory.CreateTempSubdirectory("crablambda-tests-").FullName;
         TimeProvider = timeProvider ?? TimeProvider.System;
@@ -41,11 +44,10 @@ internal sealed class ExecutorHarness : IAsyncDisposable
             Microsoft.Extensions.Options.Options.Create(new NodeRuntimeOptions()),
             TimeProvider.System,
             NullLogger<NodeRuntime>.Instance);
-        Executor = new ProcessExecutor(
-            options,
-            new SessionWorkerLauncher(),
-            TimeProvider,
-            logger ?? NullLogger<ProcessExecutor>.Instance);
+        IWorkerLauncher launcher = isolation == IsolationMode.None
+            ? new SessionWorkerLauncher()
+            : new SandboxWorkerLauncher(HostIsolation.Resolve(isolation), options);
+        Executor = new ProcessExecutor(options, launcher, TimeProvider, logger ?? NullLogger<ProcessExecutor>.Instance);
     }
 
     public CrabLambdaOptions Options { get; }
@@ -67,7 +69,8 @@ internal sealed class ExecutorHarness : IAsyncDisposable
         int timeoutSecs = 30,
         int memoryMb = 128,
         Guid? functionId = null,
-        int version = 1) =>
+        int version = 1,
+        bool network = false) =>
         new(
             functionId ?? Guid.NewGuid(),
             version,
@@ -77,7 +80,7 @@ internal sealed class ExecutorHarness : IAsyncDisposable
             handler,
             memoryMb,
             timeoutSecs,
-            Network: false,
+            network,
             DateTimeOffset.UtcNow);
 
     public FunctionVersion DeployPython(string code, string handler = "handler", int timeoutSecs = 30) =>

@@ -67,6 +67,20 @@ public sealed class WorkerMessagesTests
     }
 
     [Fact]
+    public void BuildLoad_PathAndHandler_AreALoadMessageAfterALengthPrefix()
+    {
+        var frame = WorkerMessages.BuildLoad("/var/task/fünction \"1\".py", "handler");
+
+        var length = BinaryPrimitives.ReadUInt32BigEndian(frame.Span);
+        Assert.Equal(frame.Length - 4, (int)length);
+        using var document = JsonDocument.Parse(frame[4..]);
+        var root = document.RootElement;
+        Assert.Equal("load", root.GetProperty("type").GetString());
+        Assert.Equal("/var/task/fünction \"1\".py", root.GetProperty("code_path").GetString());
+        Assert.Equal("handler", root.GetProperty("handler").GetString());
+    }
+
+    [Fact]
     public void Parse_SuccessfulResult_KeepsTheOutputTextAsWritten()
     {
         var message = Parse("{\"type\":\"result\",\"id\":\"x\",\"ok\":true,\"output\":{\"b\": [1, 2.0]}}");

@@ -39,6 +39,39 @@ public sealed class CgroupTests(SandboxFixture sandbox) : IClassFixture<SandboxF
     }
 
     [Fact]
+    public void SetLimits_LoweredWhileAProcessRuns_HoldsThatProcessToTheNewLimit()
+    {
+        using var group = Host.CreateGroup(NewName(), new CgroupLimits(512 * Mb, 64, 1));
+        using var process = StartInGroup(
+            group,
+            "exec python3 -c 'import sys; sys.stdin.readline(); b = bytearray(200 * 1024 * 1024); print(len(b))'",
+            redirectInput: true);
+        WaitFor(() => group.Processes().Count >= 1);
+
+        group.SetLimits(new CgroupLimits(64 * Mb, 64, 0.5));
+        process.StandardInput.WriteLine("go");
+
+        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)));
+        Assert.Equal(137, process.ExitCode);
+        Assert.True(group.OomKills() >= 1);
+    }
+
+    [Fact]
+    public async Task SetLimits_Raised_LetsAnAllocationPastTheOldLimitThrough()
+    {
+        using var group = Host.CreateGroup(NewName(), new CgroupLimits(64 * Mb, 64, 0.5));
+
+        group.SetLimits(new CgroupLimits(512 * Mb, 64, 1));
+        var (exitCode, output) = await sandbox.RunPythonAsync(
+            "b = bytearray(200 * 1024 * 1024)\nfor i in range(0, len(b), 4096): b[i] = 1\nprint(len(b))",
+            group);
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains((200 * Mb).ToString(CultureInfo.InvariantCulture), output);
+        Assert.Equal(0, group.OomKills());
+    }
+
+    [Fact]
     public async Task CreateGroup_ForkBomb_HitsTheProcessLimit()
     {
         using var group = Host.CreateGroup(NewName(), new CgroupLimits(256 * Mb, 16, 1));
@@ -140,6 +173,11 @@ public sealed class CgroupTests(SandboxFixture sandbox) : IClassFixture<SandboxF
             Assert.Equal(1, group.OomKills());
             Assert.Equal(3, group.ProcessLimitHits());
             Assert.Equal("+memory +pids +cpu", Read(root, "cgroup.subtree_control"));
+
+            group.SetLimits(new CgroupLimits(2048 * Mb, 32, 2));
+
+            Assert.Equal((2048 * Mb).ToString(CultureInfo.InvariantCulture), Read(groupFolder, "memory.max"));
+            Assert.Equal("200000 100000", Read(groupFolder, "cpu.max"));
         }
         finally
         {
@@ -180,10 +218,17 @@ public sealed class CgroupTests(SandboxFixture sandbox) : IClassFixture<SandboxF
 
     private static string NewName() => "test-" + Guid.NewGuid().ToString("N")[..12];
 
-    private static System.Diagnostics.Process StartInGroup(CgroupGroup group, string script)
+    private static System.Diagnostics.Process StartInGroup(
+        CgroupGroup group,
+        string script,
+        bool redirectInput = false)
     {
         var join = string.Join(' ', group.ProcsFiles.Select(f => $"echo $$ > '{f}';"));
-        return System.Diagnostics.Process.Start(new ProcessStartInfo("/bin/sh", ["-c", join + " " + script]))!;
+        var start = new ProcessStartInfo("/bin/sh", ["-c", join + " " + script])
+        {
+            RedirectStandardInput = redirectInput,
+        };
+        return System.Diagnostics.Process.Start(start)!;
     }
 
     private static void WaitFor(Func<bool> condition)

@@ -39,8 +39,11 @@ internal sealed class WorkerHarness : IAsyncDisposable
     /// <summary>The worker process, for its id and exit code.</summary>
     public Process Process => _process;
 
-    /// <summary>Starts a worker with a clean environment and waits for its first message.</summary>
-    public static async Task<WorkerHarness> StartAsync(WorkerLaunch launch)
+    /// <summary>
+    /// Starts a worker with a clean environment and waits for its first message, or, for a generic worker, only for
+    /// its connection (then <see cref="LoadAsync"/> tells it what to load).
+    /// </summary>
+    public static async Task<WorkerHarness> StartAsync(WorkerLaunch launch, bool generic = false)
     {
         var socketPath = Path.Combine(Path.GetTempPath(), $"clw-{RandomNumberGenerator.GetHexString(12, true)}.sock");
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -73,8 +76,24 @@ internal sealed class WorkerHarness : IAsyncDisposable
         var harness = new WorkerHarness(process, listener, socketPath);
         using var timeout = new CancellationTokenSource(_patience);
         harness._connection = await listener.AcceptAsync(timeout.Token);
-        harness.Hello = await harness.ReadFrameAsync(timeout.Token);
+        if (!generic)
+        {
+            harness.Hello = await harness.ReadFrameAsync(timeout.Token);
+        }
+
         return harness;
+    }
+
+    /// <summary>Sends a generic worker its load message and waits for its answer, ready or the load error.</summary>
+    public Task LoadAsync(string codePath, string handler) =>
+        SendFirstAsync(new JsonObject { ["type"] = "load", ["code_path"] = codePath, ["handler"] = handler });
+
+    /// <summary>Sends a generic worker a first message of any kind and waits for its answer.</summary>
+    public async Task SendFirstAsync(JsonObject message)
+    {
+        using var timeout = new CancellationTokenSource(_patience);
+        await WriteFrameAsync(message, timeout.Token);
+        Hello = await ReadFrameAsync(timeout.Token);
     }
 
     /// <summary>Sends one invocation and returns its result with the log lines it wrote.</summary>
