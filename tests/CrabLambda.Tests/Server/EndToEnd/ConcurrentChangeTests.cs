@@ -1,10 +1,14 @@
 using System.Net;
 using System.Text;
+using System.Text.Json;
 using CrabLambda.Tests.Infrastructure;
 
 namespace CrabLambda.Tests.Server.EndToEnd;
 
-public sealed class ConcurrentChangeTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+/// <summary>
+/// Invocations, updates and deletes of one function at the same time, on SQLite and on PostgreSQL.
+/// </summary>
+public abstract class ConcurrentChangeTests(ServerFixture fixture)
 {
     private ServerHarness Server => fixture.Server;
 
@@ -19,7 +23,7 @@ public sealed class ConcurrentChangeTests(ServerFixture fixture) : IClassFixture
             var update = await Server.Http.PutAsync(
                 "api/functions/churn",
                 new StringContent(
-                    System.Text.Json.JsonSerializer.Serialize(new { code = FunctionCode.PythonReturning($"v{i}") }),
+                    JsonSerializer.Serialize(new { code = FunctionCode.PythonReturning($"v{i}") }),
                     Encoding.UTF8));
             Assert.Equal(HttpStatusCode.OK, update.StatusCode);
             invocations.Add(InvokeAsync("churn"));
@@ -30,7 +34,7 @@ public sealed class ConcurrentChangeTests(ServerFixture fixture) : IClassFixture
         foreach (var (status, body) in responses)
         {
             Assert.True(status == HttpStatusCode.OK, $"{(int)status}: {body}");
-            var result = System.Text.Json.JsonDocument.Parse(body).RootElement;
+            var result = JsonDocument.Parse(body).RootElement;
             Assert.Equal("success", result.GetProperty("status").GetString());
             var version = result.GetProperty("version").GetInt32();
             Assert.Equal($"v{version}", result.GetProperty("output").GetProperty("from").GetString());
@@ -62,7 +66,7 @@ public sealed class ConcurrentChangeTests(ServerFixture fixture) : IClassFixture
     [Fact]
     public async Task Deploy_SameNameTwiceAtOnce_OneWinsTheOtherIs409()
     {
-        var body = System.Text.Json.JsonSerializer.Serialize(
+        var body = JsonSerializer.Serialize(
             new { name = "race", runtime = "python", code = "def handler(e):\n    return 1\n", handler = "handler" });
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 4).Select(
@@ -80,3 +84,10 @@ public sealed class ConcurrentChangeTests(ServerFixture fixture) : IClassFixture
         return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 }
+
+public sealed class SqliteConcurrentChangeTests(ServerFixture fixture)
+    : ConcurrentChangeTests(fixture), IClassFixture<ServerFixture>;
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresConcurrentChangeTests(PostgresServerFixture fixture)
+    : ConcurrentChangeTests(fixture), IClassFixture<PostgresServerFixture>;
