@@ -10,7 +10,7 @@ namespace CrabLambda.Tests.Server.EndToEnd;
 /// </summary>
 public abstract class ConcurrentChangeTests(ServerFixture fixture)
 {
-    private ServerHarness Server => fixture.Server;
+    protected ServerHarness Server => fixture.Server;
 
     [Fact]
     public async Task Invoke_WhileTheFunctionIsUpdated_RunsSomeVersionAndSucceeds()
@@ -78,6 +78,72 @@ public abstract class ConcurrentChangeTests(ServerFixture fixture)
             r => Assert.Equal(HttpStatusCode.Conflict, r.StatusCode));
     }
 
+    [Fact]
+    public async Task Update_EightAtOnce_MakesVersionsTwoToNineOnceEach()
+    {
+        await UpdateEightAtOnceAsync("busy-updates", [Server]);
+    }
+
+    /// <summary>
+    /// Deploys a function, then sends eight updates with different code at once, spread over the servers, and checks
+    /// that they made versions 2 to 9, one each, holding the code each was sent, that 9 is current everywhere, and
+    /// that every server runs it and sees the executions of the others.
+    /// </summary>
+    protected static async Task UpdateEightAtOnceAsync(string name, IReadOnlyList<ServerHarness> servers)
+    {
+        await servers[0].DeployAsync(name, "python", FunctionCode.PythonReturning("deployed"));
+        var labels = Enumerable.Range(1, 8).Select(i => $"update-{i}").ToArray();
+
+        var responses = await Task.WhenAll(labels.Select((label, i) => PutAsync(
+            servers[i % servers.Count],
+            name,
+            new { code = FunctionCode.PythonReturning(label) })));
+
+        var made = new Dictionary<int, string>();
+        for (var i = 0; i < labels.Length; i++)
+        {
+            var (status, body) = responses[i];
+            Assert.True(status == HttpStatusCode.OK, $"{labels[i]}: {(int)status}: {body}");
+            var version = JsonDocument.Parse(body).RootElement.GetProperty("current_version").GetInt32();
+            Assert.True(made.TryAdd(version, labels[i]), $"{labels[i]} made version {version} again");
+        }
+
+        Assert.Equal(Enumerable.Range(2, 8), made.Keys.Order());
+        foreach (var (version, label) in made)
+        {
+            var stored = await servers[0].GetJsonAsync($"api/functions/{name}/versions/{version}");
+            Assert.Equal(FunctionCode.PythonReturning(label), stored.GetProperty("code").GetString());
+        }
+
+        foreach (var server in servers)
+        {
+            var versions = await server.GetJsonAsync($"api/functions/{name}/versions");
+            var function = await server.GetJsonAsync($"api/functions/{name}");
+            var result = await server.InvokeAsync(name);
+
+            Assert.Equal(
+                Enumerable.Range(1, 9).Reverse(),
+                versions.EnumerateArray().Select(v => v.GetProperty("version").GetInt32()));
+            Assert.Equal(9, function.GetProperty("current_version").GetInt32());
+            Assert.Equal(9, result.GetProperty("version").GetInt32());
+            Assert.Equal(made[9], result.GetProperty("output").GetProperty("from").GetString());
+        }
+
+        var history = await servers[^1].GetJsonAsync($"api/functions/{name}/executions");
+        Assert.Equal(servers.Count, history.GetArrayLength());
+    }
+
+    private static async Task<(HttpStatusCode Status, string Body)> PutAsync(
+        ServerHarness server,
+        string name,
+        object body)
+    {
+        var response = await server.Http.PutAsync(
+            $"api/functions/{name}",
+            new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json"));
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
     private async Task<(HttpStatusCode Status, string Body)> InvokeAsync(string name)
     {
         var response = await Server.Http.PostAsync($"api/functions/{name}/invoke", new StringContent("{}"));
@@ -90,4 +156,15 @@ public sealed class SqliteConcurrentChangeTests(ServerFixture fixture)
 
 [Collection(PostgresCollection.Name)]
 public sealed class PostgresConcurrentChangeTests(PostgresServerFixture fixture)
-    : ConcurrentChangeTests(fixture), IClassFixture<PostgresServerFixture>;
+    : ConcurrentChangeTests(fixture), IClassFixture<PostgresServerFixture>
+{
+    [Fact]
+    public async Task Update_EightAtOnceThroughTwoServersOnOneDatabase_MakesVersionsTwoToNineOnceEach()
+    {
+        var variables = new Dictionary<string, string?> { ["DATABASE_URL"] = Server.DatabaseUrl };
+        var second = await ServerHarness.StartAsync(variables);
+        await using var _ = second;
+
+        await UpdateEightAtOnceAsync("shared-updates", [Server, second]);
+    }
+}
