@@ -79,40 +79,55 @@ public abstract class ConcurrentChangeTests(ServerFixture fixture)
     }
 
     [Fact]
-    public async Task Update_EightAtOnce_MakesVersionsTwoToNineOnceEach()
+    public async Task Update_EightAtOnce_KeepEveryChangeInVersionsTwoToNine()
     {
         await UpdateEightAtOnceAsync("busy-updates", [Server]);
     }
 
     /// <summary>
-    /// Deploys a function, then sends eight updates with different code at once, spread over the servers, and checks
-    /// that they made versions 2 to 9, one each, holding the code each was sent, that 9 is current everywhere, and
-    /// that every server runs it and sees the executions of the others.
+    /// Deploys a function, then sends eight updates at once, spread over the servers, half of them changing the code
+    /// and half the memory, and checks that they made versions 2 to 9, one each; that each version is the one before
+    /// it with only its own update's change, so no update undid another's; that 9 is current everywhere; and that
+    /// every server runs it and sees the executions of the others.
     /// </summary>
     protected static async Task UpdateEightAtOnceAsync(string name, IReadOnlyList<ServerHarness> servers)
     {
         await servers[0].DeployAsync(name, "python", FunctionCode.PythonReturning("deployed"));
-        var labels = Enumerable.Range(1, 8).Select(i => $"update-{i}").ToArray();
+        var updates = Enumerable.Range(1, 8)
+            .Select(i => i % 2 == 1
+                ? new Update($"update-{i}", FunctionCode.PythonReturning($"update-{i}"), null)
+                : new Update($"update-{i}", null, 128 + i))
+            .ToArray();
 
-        var responses = await Task.WhenAll(labels.Select((label, i) => PutAsync(
+        var responses = await Task.WhenAll(updates.Select((update, i) => PutAsync(
             servers[i % servers.Count],
             name,
-            new { code = FunctionCode.PythonReturning(label) })));
+            update.Body)));
 
-        var made = new Dictionary<int, string>();
-        for (var i = 0; i < labels.Length; i++)
+        var made = new Dictionary<int, Update>();
+        for (var i = 0; i < updates.Length; i++)
         {
             var (status, body) = responses[i];
-            Assert.True(status == HttpStatusCode.OK, $"{labels[i]}: {(int)status}: {body}");
+            Assert.True(status == HttpStatusCode.OK, $"{updates[i].Label}: {(int)status}: {body}");
             var version = JsonDocument.Parse(body).RootElement.GetProperty("current_version").GetInt32();
-            Assert.True(made.TryAdd(version, labels[i]), $"{labels[i]} made version {version} again");
+            Assert.True(made.TryAdd(version, updates[i]), $"{updates[i].Label} made version {version} again");
         }
 
         Assert.Equal(Enumerable.Range(2, 8), made.Keys.Order());
-        foreach (var (version, label) in made)
+        var previous = await servers[0].GetJsonAsync($"api/functions/{name}/versions/1");
+        var runs = "deployed";
+        for (var version = 2; version <= 9; version++)
         {
+            var update = made[version];
             var stored = await servers[0].GetJsonAsync($"api/functions/{name}/versions/{version}");
-            Assert.Equal(FunctionCode.PythonReturning(label), stored.GetProperty("code").GetString());
+            Assert.Equal(
+                update.Code ?? previous.GetProperty("code").GetString(),
+                stored.GetProperty("code").GetString());
+            Assert.Equal(
+                update.MemoryMb ?? previous.GetProperty("memory_mb").GetInt32(),
+                stored.GetProperty("memory_mb").GetInt32());
+            runs = update.Code is null ? runs : update.Label;
+            previous = stored;
         }
 
         foreach (var server in servers)
@@ -125,8 +140,9 @@ public abstract class ConcurrentChangeTests(ServerFixture fixture)
                 Enumerable.Range(1, 9).Reverse(),
                 versions.EnumerateArray().Select(v => v.GetProperty("version").GetInt32()));
             Assert.Equal(9, function.GetProperty("current_version").GetInt32());
+            Assert.Equal(previous.GetProperty("memory_mb").GetInt32(), function.GetProperty("memory_mb").GetInt32());
             Assert.Equal(9, result.GetProperty("version").GetInt32());
-            Assert.Equal(made[9], result.GetProperty("output").GetProperty("from").GetString());
+            Assert.Equal(runs, result.GetProperty("output").GetProperty("from").GetString());
         }
 
         var history = await servers[^1].GetJsonAsync($"api/functions/{name}/executions");
@@ -149,6 +165,12 @@ public abstract class ConcurrentChangeTests(ServerFixture fixture)
         var response = await Server.Http.PostAsync($"api/functions/{name}/invoke", new StringContent("{}"));
         return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
+
+    /// <summary>An update that changes either the code or the memory, and the body that sends it.</summary>
+    private sealed record Update(string Label, string? Code, int? MemoryMb)
+    {
+        public object Body => Code is null ? new { memory_mb = MemoryMb } : new { code = Code };
+    }
 }
 
 public sealed class SqliteConcurrentChangeTests(ServerFixture fixture)
@@ -159,7 +181,7 @@ public sealed class PostgresConcurrentChangeTests(PostgresServerFixture fixture)
     : ConcurrentChangeTests(fixture), IClassFixture<PostgresServerFixture>
 {
     [Fact]
-    public async Task Update_EightAtOnceThroughTwoServersOnOneDatabase_MakesVersionsTwoToNineOnceEach()
+    public async Task Update_EightAtOnceThroughTwoServersOnOneDatabase_KeepEveryChangeInVersionsTwoToNine()
     {
         var variables = new Dictionary<string, string?> { ["DATABASE_URL"] = Server.DatabaseUrl };
         var second = await ServerHarness.StartAsync(variables);
