@@ -9,8 +9,10 @@ namespace CrabLambda.Tests.Server.EndToEnd;
 /// <summary>
 /// Lanes that invoke one function over and over, each waiting for its answer before the next, until a server
 /// process they kill with SIGKILL is gone. The kill comes when <see cref="AnswersBeforeTheKill"/> answers have been
-/// seen, at once or after a step of the test's own, while the lanes are still waiting for theirs. Records what every
-/// answer said, and how many invocations the kill cut off.
+/// seen, at once or after a step of the test's own, while the lanes are still waiting for theirs; besides them, one
+/// invocation that pauses far longer than the burst lasts is certainly running then. Records what every answer said,
+/// and how many invocations the kill cut off. The function takes events <c>{"lane", "n"}</c> and an optional
+/// <c>"pause"</c> in seconds.
 /// </summary>
 internal sealed class InvocationBurst(Process server, string function, Func<InvocationBurst, Task>? beforeTheKill)
 {
@@ -19,6 +21,12 @@ internal sealed class InvocationBurst(Process server, string function, Func<Invo
 
     /// <summary>Enough answers that every lane's worker is warm and busy when the server is killed.</summary>
     public const int AnswersBeforeTheKill = 48;
+
+    /// <summary>The lane of the one long invocation.</summary>
+    public const int LongLane = -1;
+
+    // Longer than any burst takes to reach the kill, shorter than the function's timeout.
+    private const int LongPauseSecs = 20;
 
     private readonly ConcurrentQueue<Answer> _answered = new();
     private readonly Lock _killing = new();
@@ -33,7 +41,7 @@ internal sealed class InvocationBurst(Process server, string function, Func<Invo
     /// <summary>Every 200 answer the lanes received, before the kill or after it.</summary>
     public IReadOnlyCollection<Answer> Answered => _answered;
 
-    /// <summary>How many answers have been received so far.</summary>
+    /// <summary>How many answers the lanes have received so far.</summary>
     public int AnswerCount => Volatile.Read(ref _answers);
 
     /// <summary>How many invocations were sent and not yet answered when the server was killed.</summary>
@@ -45,7 +53,8 @@ internal sealed class InvocationBurst(Process server, string function, Func<Invo
     /// <summary>Runs the lanes until the server is killed and every lane has seen it.</summary>
     public async Task RunAsync(HttpClient http)
     {
-        var lanes = Enumerable.Range(0, Lanes).Select(lane => RunLaneAsync(http, lane)).ToList();
+        var lanes = new List<Task> { InvokeAsync(http, LongLane, 0, LongPauseSecs) };
+        lanes.AddRange(Enumerable.Range(0, Lanes).Select(lane => RunLaneAsync(http, lane)));
         try
         {
             await Task.WhenAll(lanes);
@@ -82,60 +91,78 @@ internal sealed class InvocationBurst(Process server, string function, Func<Invo
 
     private async Task RunLaneAsync(HttpClient http, int lane)
     {
-        for (var n = 0; ; n++)
+        for (var n = 0; await InvokeAsync(http, lane, n, pauseSecs: null); n++)
         {
-            var body = $$"""{"lane":{{lane}},"n":{{n}}}""";
-            var sentBeforeTheKill = !_killed;
-            Interlocked.Increment(ref _inFlight);
-            HttpResponseMessage response;
-            string text;
-            try
-            {
-                response = await http.PostAsync($"api/functions/{function}/invoke", new StringContent(body));
-                text = await response.Content.ReadAsStringAsync();
-            }
-            catch (HttpRequestException) when (_killed)
-            {
-                if (sentBeforeTheKill)
-                {
-                    Interlocked.Increment(ref _cutOff);
-                }
+        }
+    }
 
-                return;
-            }
-            finally
+    // Sends one invocation and records its answer; false when the kill cut it off or came before it.
+    private async Task<bool> InvokeAsync(HttpClient http, int lane, int n, int? pauseSecs)
+    {
+        var pause = pauseSecs is null ? "" : $$""","pause":{{pauseSecs}}""";
+        var body = $$"""{"lane":{{lane}},"n":{{n}}{{pause}}}""";
+        var sentBeforeTheKill = !_killed;
+        Interlocked.Increment(ref _inFlight);
+        HttpResponseMessage response;
+        string text;
+        try
+        {
+            response = await http.PostAsync($"api/functions/{function}/invoke", new StringContent(body));
+            text = await response.Content.ReadAsStringAsync();
+        }
+        catch (HttpRequestException) when (_killed)
+        {
+            if (sentBeforeTheKill)
             {
-                Interlocked.Decrement(ref _inFlight);
+                Interlocked.Increment(ref _cutOff);
             }
 
-            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{body}: {(int)response.StatusCode}: {text}");
-            _answered.Enqueue(new Answer(lane, n, body, JsonDocument.Parse(text).RootElement.Clone()));
-            var answers = Interlocked.Increment(ref _answers);
-            if (answers == AnswersBeforeTheKill / 2)
+            return false;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{body}: {(int)response.StatusCode}: {text}");
+        _answered.Enqueue(new Answer(lane, n, body, JsonDocument.Parse(text).RootElement.Clone()));
+        if (lane != LongLane)
+        {
+            CountAnswer();
+        }
+
+        return true;
+    }
+
+    // Counts a lane's answer, and kills the server, or starts the test's step before the kill, at the one that
+    // reaches the count.
+    private void CountAnswer()
+    {
+        var answers = Interlocked.Increment(ref _answers);
+        if (answers == AnswersBeforeTheKill / 2)
+        {
+            // Every lane has its worker by now. Found here, so that nothing delays the kill itself.
+            _workers = ServerProcess.Descendants(server.Id);
+        }
+        else if (answers >= AnswersBeforeTheKill && Interlocked.Exchange(ref _triggered, 1) == 0)
+        {
+            if (beforeTheKill is null)
             {
-                // Every lane has its worker by now. Found here, so that nothing delays the kill itself.
-                _workers = ServerProcess.Descendants(server.Id);
+                Kill();
             }
-            else if (answers >= AnswersBeforeTheKill && Interlocked.Exchange(ref _triggered, 1) == 0)
+            else
             {
-                if (beforeTheKill is null)
+                _beforeTheKill = Task.Run(async () =>
                 {
-                    Kill();
-                }
-                else
-                {
-                    _beforeTheKill = Task.Run(async () =>
+                    try
                     {
-                        try
-                        {
-                            await beforeTheKill(this);
-                        }
-                        finally
-                        {
-                            Kill();
-                        }
-                    });
-                }
+                        await beforeTheKill(this);
+                    }
+                    finally
+                    {
+                        Kill();
+                    }
+                });
             }
         }
     }

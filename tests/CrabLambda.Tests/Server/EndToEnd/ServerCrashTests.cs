@@ -17,8 +17,8 @@ public abstract class ServerCrashTests(TestDatabases databases) : IDisposable
 {
     private const string Function = "burst";
 
-    // Each invocation sleeps 0, 10 or 20 ms, so that at the kill the lanes are at different steps: some running,
-    // some being written, and some answered.
+    // Each invocation of a lane pauses 0, 10 or 20 ms, so that at the kill the lanes are at different steps: some
+    // running, some being written, and some answered.
     private const string Code =
         """
         import sys, time
@@ -26,7 +26,7 @@ public abstract class ServerCrashTests(TestDatabases databases) : IDisposable
             lane, n = event["lane"], event["n"]
             print(f"start {lane}/{n}")
             print(f"note {lane}/{n}", file=sys.stderr)
-            time.sleep(n % 3 / 100)
+            time.sleep(event.get("pause", n % 3 / 100))
             if n % 4 == 3:
                 raise ValueError(f"refused {lane}/{n}")
             print(f"end {lane}/{n}")
@@ -55,9 +55,9 @@ public abstract class ServerCrashTests(TestDatabases databases) : IDisposable
         var burst = await RunBurstAsync(databaseUrl, beforeTheKill: null);
 
         Assert.True(
-            burst.InFlightAtTheKill > 0 && burst.CutOff > 0,
-            $"the server was not killed in the middle of the burst: {burst.InFlightAtTheKill} invocations were in "
-                + $"flight and {burst.CutOff} went unanswered ({burst.Answered.Count} answered)");
+            burst.CutOff > 0,
+            $"the kill cut off no invocation: {burst.InFlightAtTheKill} were in flight, {burst.Answered.Count} "
+                + "were answered");
         await AssertStoredAsAnsweredAsync(databaseUrl, burst);
     }
 
@@ -82,7 +82,7 @@ public abstract class ServerCrashTests(TestDatabases databases) : IDisposable
         await hold.DisposeAsync();
 
         // Answers to invocations committed before the hold may still arrive, one per lane at most.
-        var answeredWhileHeld = burst.Answered.Count - answersWhenHeld;
+        var answeredWhileHeld = burst.AnswerCount - answersWhenHeld;
         Assert.True(
             answeredWhileHeld <= InvocationBurst.Lanes,
             $"{answeredWhileHeld} invocations were answered while their records could not be written");
