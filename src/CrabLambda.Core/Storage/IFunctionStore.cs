@@ -78,7 +78,9 @@ public interface IFunctionStore
     /// <param name="version">The version to make current.</param>
     /// <param name="updatedAt">The new <see cref="Function.UpdatedAt"/>.</param>
     /// <param name="cancellationToken">Cancels the write.</param>
-    /// <returns>The function as it is now, or <see langword="null"/> when the function or the version is gone.</returns>
+    /// <returns>
+    /// The function as it is now, or <see langword="null"/> when the function or the version is gone.
+    /// </returns>
     Task<Function?> SetCurrentVersionAsync(
         Guid functionId,
         int version,
