@@ -12,8 +12,8 @@ namespace CrabLambda.PostgreSql;
 
 /// <summary>
 /// Keeps functions, versions, executions and log lines in PostgreSQL through one pooled
-/// <see cref="NpgsqlDataSource"/>. Several servers may share the database: version numbers are allocated under a
-/// row lock on the function, and migrations run under an advisory lock.
+/// <see cref="NpgsqlDataSource"/>. Several servers may share the database: versions are added under a row lock on
+/// the function, and migrations run under an advisory lock.
 /// </summary>
 /// <remarks>
 /// Event input and output are <c>JSONB</c>, which stores JSON in a normalised form: a value reads back equal but not
@@ -202,7 +202,9 @@ internal sealed partial class PostgresFunctionStore : IFunctionStore, IAsyncDisp
         return new ListPage<Function>([.. rows.Select(row => row.ToFunction())], page, limit, total);
     }
 
-    private const string LockFunctionSql = "SELECT 1 FROM functions WHERE id = @FunctionId FOR UPDATE";
+    private const string LockFunctionSql = """
+        SELECT 1 FROM functions WHERE id = @FunctionId AND current_version = @BasedOn FOR UPDATE
+        """;
 
     private const string NextVersionSql = """
         SELECT COALESCE(MAX(version), 0) + 1 FROM function_versions WHERE function_id = @FunctionId
@@ -219,6 +221,7 @@ internal sealed partial class PostgresFunctionStore : IFunctionStore, IAsyncDisp
     /// <inheritdoc />
     public async Task<(Function Function, FunctionVersion Version)?> AddVersionAsync(
         Guid functionId,
+        int basedOn,
         FunctionVersion draft,
         CancellationToken cancellationToken)
     {
@@ -227,18 +230,20 @@ internal sealed partial class PostgresFunctionStore : IFunctionStore, IAsyncDisp
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
-        // The row lock makes concurrent deploys of one function take turns, across servers too. The number is read
-        // after the lock, in a statement of its own, so it sees the version the previous holder committed.
-        var id = new { FunctionId = functionId };
+        // The row lock makes concurrent deploys of one function take turns, across servers too. A deploy that waited
+        // for it sees the row as the previous holder committed it, so when that one moved the current version on, no
+        // row matches and nothing is stored. The number is read after the lock, in a statement of its own, for the
+        // same reason.
+        var based = new { FunctionId = functionId, BasedOn = basedOn };
         var locked = await connection.ExecuteScalarAsync<int?>(
-            Command(LockFunctionSql, id, transaction, cancellationToken));
+            Command(LockFunctionSql, based, transaction, cancellationToken));
         if (locked is null)
         {
             return null;
         }
 
         var number = await connection.ExecuteScalarAsync<int>(
-            Command(NextVersionSql, id, transaction, cancellationToken));
+            Command(NextVersionSql, new { FunctionId = functionId }, transaction, cancellationToken));
         var version = draft with { FunctionId = functionId, Version = number };
         var row = PostgresVersionRow.From(version);
         await connection.ExecuteAsync(Command(InsertVersionSql, row, transaction, cancellationToken));

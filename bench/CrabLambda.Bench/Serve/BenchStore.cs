@@ -46,9 +46,10 @@ internal sealed class BenchStore(IFunctionStore inner, PhaseTimings timings) : I
 
     public Task<(Function Function, FunctionVersion Version)?> AddVersionAsync(
         Guid functionId,
+        int basedOn,
         FunctionVersion draft,
         CancellationToken cancellationToken) =>
-        inner.AddVersionAsync(functionId, draft, cancellationToken);
+        inner.AddVersionAsync(functionId, basedOn, draft, cancellationToken);
 
     public Task<Function?> SetCurrentVersionAsync(
         Guid functionId,

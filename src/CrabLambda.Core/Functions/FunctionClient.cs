@@ -144,30 +144,48 @@ internal sealed partial class FunctionClient(
                 $"The runtime '{function.Runtime}' of function '{name}' is not registered on this server.");
         }
 
-        var current = await FindVersionAsync(function, function.CurrentVersion, cancellationToken)
-            .ConfigureAwait(false);
-        var draft = current with
+        // Another deploy or a rollback may come between reading the current version and storing the new one. The
+        // store then stores nothing, and the update is made again on what is current now, so that it never undoes
+        // the other change. An attempt fails only after another change succeeded, so the loop ends.
+        while (true)
         {
-            Code = update.Code ?? current.Code,
-            CodeHash = update.Code is null ? current.CodeHash : HashCode(update.Code),
-            Handler = update.Handler ?? current.Handler,
-            MemoryMb = update.MemoryMb ?? current.MemoryMb,
-            TimeoutSecs = update.TimeoutSecs ?? current.TimeoutSecs,
-            Network = update.Network ?? current.Network,
-            DeployedAt = Now(),
-        };
-        if (draft with { DeployedAt = current.DeployedAt } == current)
-        {
-            return function;
+            var current = await FindVersionAsync(function, function.CurrentVersion, cancellationToken)
+                .ConfigureAwait(false);
+            var draft = current with
+            {
+                Code = update.Code ?? current.Code,
+                CodeHash = update.Code is null ? current.CodeHash : HashCode(update.Code),
+                Handler = update.Handler ?? current.Handler,
+                MemoryMb = update.MemoryMb ?? current.MemoryMb,
+                TimeoutSecs = update.TimeoutSecs ?? current.TimeoutSecs,
+                Network = update.Network ?? current.Network,
+                DeployedAt = Now(),
+            };
+            if (draft with { DeployedAt = current.DeployedAt } == current)
+            {
+                return function;
+            }
+
+            await runtime.PrepareAsync(draft, cancellationToken).ConfigureAwait(false);
+
+            var stored = await store
+                .AddVersionAsync(function.Id, current.Version, draft, cancellationToken)
+                .ConfigureAwait(false);
+            if (stored is { } added)
+            {
+                LogDeployed(name, added.Version.Version, added.Function.Runtime);
+                return added.Function;
+            }
+
+            var now = await FindAsync(name, cancellationToken).ConfigureAwait(false);
+            if (now.Id != function.Id)
+            {
+                throw FunctionNotFound(name);
+            }
+
+            LogUpdateRetried(name, current.Version, now.CurrentVersion);
+            function = now;
         }
-
-        await runtime.PrepareAsync(draft, cancellationToken).ConfigureAwait(false);
-
-        var stored = await store.AddVersionAsync(function.Id, draft, cancellationToken).ConfigureAwait(false)
-            ?? throw FunctionNotFound(name);
-
-        LogDeployed(name, stored.Version.Version, stored.Function.Runtime);
-        return stored.Function;
     }
 
     public async Task DeleteAsync(string name, CancellationToken cancellationToken = default)
@@ -404,4 +422,10 @@ internal sealed partial class FunctionClient(
 
     [LoggerMessage(3, LogLevel.Information, "Rolled function {Name} back to version {Version}")]
     private partial void LogRolledBack(string name, int version);
+
+    [LoggerMessage(
+        4,
+        LogLevel.Debug,
+        "Function {Name} changed from version {Version} to {CurrentVersion} during an update; updating that one")]
+    private partial void LogUpdateRetried(string name, int version, int currentVersion);
 }

@@ -33,7 +33,8 @@ public interface IFunctionClient
 
     /// <summary>
     /// Changes a function. A change that alters something makes a new version and makes it current; one that
-    /// alters nothing returns the function as it is.
+    /// alters nothing returns the function as it is. The fields not in <paramref name="update"/> keep their values
+    /// from the version current when the new one is stored, so concurrent changes never undo each other.
     /// </summary>
     /// <param name="name">The function's name.</param>
     /// <param name="update">The fields to change.</param>

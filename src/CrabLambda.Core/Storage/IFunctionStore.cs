@@ -8,9 +8,10 @@ namespace CrabLambda.Storage;
 /// PostgreSQL (<c>AddPostgres</c>) implementations; a host may register its own.
 /// </summary>
 /// <remarks>
-/// Implementations must be safe for concurrent use, and must allocate version numbers atomically: two
-/// <see cref="AddVersionAsync"/> calls on one function at the same time make versions n+1 and n+2, even from two
-/// servers on one database. Deleting a function deletes its versions, executions and log lines.
+/// Implementations must be safe for concurrent use, and must add versions atomically: of two
+/// <see cref="AddVersionAsync"/> calls on one function based on the same current version, one adds the next version
+/// and the other adds nothing, even from two servers on one database. Deleting a function deletes its versions,
+/// executions and log lines.
 /// </remarks>
 public interface IFunctionStore
 {
@@ -47,14 +48,26 @@ public interface IFunctionStore
     Task<ListPage<Function>> ListFunctionsAsync(int page, int limit, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Adds a version with the next free number and makes it current, copying its configuration onto the function.
+    /// Adds a version with the next free number and makes it current, copying its configuration onto the function,
+    /// provided the function's current version is still the one the draft was made from.
     /// </summary>
     /// <param name="functionId">The function.</param>
-    /// <param name="draft">The new version; its <see cref="FunctionVersion.Version"/> is ignored and assigned here.</param>
+    /// <param name="basedOn">
+    /// The current version the draft was made from. When the function's current version is no longer this one,
+    /// because another deploy or a rollback came first, nothing is stored, so that the caller can make its draft
+    /// again from what is current now instead of undoing the other change.
+    /// </param>
+    /// <param name="draft">
+    /// The new version; its <see cref="FunctionVersion.Version"/> is ignored and assigned here.
+    /// </param>
     /// <param name="cancellationToken">Cancels the write.</param>
-    /// <returns>The function as it is now and the stored version, or <see langword="null"/> when the function is gone.</returns>
+    /// <returns>
+    /// The function as it is now and the stored version, or <see langword="null"/> when the function is gone or its
+    /// current version is no longer <paramref name="basedOn"/>.
+    /// </returns>
     Task<(Function Function, FunctionVersion Version)?> AddVersionAsync(
         Guid functionId,
+        int basedOn,
         FunctionVersion draft,
         CancellationToken cancellationToken);
 
@@ -65,7 +78,9 @@ public interface IFunctionStore
     /// <param name="version">The version to make current.</param>
     /// <param name="updatedAt">The new <see cref="Function.UpdatedAt"/>.</param>
     /// <param name="cancellationToken">Cancels the write.</param>
-    /// <returns>The function as it is now, or <see langword="null"/> when the function or the version is gone.</returns>
+    /// <returns>
+    /// The function as it is now, or <see langword="null"/> when the function or the version is gone.
+    /// </returns>
     Task<Function?> SetCurrentVersionAsync(
         Guid functionId,
         int version,

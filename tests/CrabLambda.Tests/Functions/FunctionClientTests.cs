@@ -161,7 +161,11 @@ public sealed class FunctionClientTests : IAsyncDisposable
 
         Assert.Same(function, result);
         _store.Verify(
-            s => s.AddVersionAsync(It.IsAny<Guid>(), It.IsAny<FunctionVersion>(), It.IsAny<CancellationToken>()),
+            s => s.AddVersionAsync(
+                It.IsAny<Guid>(),
+                It.IsAny<int>(),
+                It.IsAny<FunctionVersion>(),
+                It.IsAny<CancellationToken>()),
             Times.Never);
     }
 
@@ -173,9 +177,9 @@ public sealed class FunctionClientTests : IAsyncDisposable
         _store.Setup(s => s.GetVersionAsync(function.Id, 1, It.IsAny<CancellationToken>()))
             .ReturnsAsync(VersionOf(function, "x = 1"));
         FunctionVersion? draft = null;
-        _store.Setup(s => s.AddVersionAsync(function.Id, It.IsAny<FunctionVersion>(), It.IsAny<CancellationToken>()))
-            .Callback((Guid _, FunctionVersion v, CancellationToken _) => draft = v)
-            .ReturnsAsync((Guid _, FunctionVersion v, CancellationToken _) =>
+        _store.Setup(s => s.AddVersionAsync(function.Id, 1, It.IsAny<FunctionVersion>(), It.IsAny<CancellationToken>()))
+            .Callback((Guid _, int _, FunctionVersion v, CancellationToken _) => draft = v)
+            .ReturnsAsync((Guid _, int _, FunctionVersion v, CancellationToken _) =>
                 (function with { CurrentVersion = 2 }, v with { Version = 2 }));
 
         var result = await _client.UpdateAsync("f", new FunctionUpdate(Code: "x = 2"));
@@ -184,6 +188,57 @@ public sealed class FunctionClientTests : IAsyncDisposable
         Assert.Equal("x = 2", draft!.Code);
         Assert.Equal(FunctionClient.HashCode("x = 2"), draft.CodeHash);
         Assert.Equal("handler", draft.Handler);
+    }
+
+    [Fact]
+    public async Task UpdateAsync_AnotherUpdateCameFirst_MakesTheUpdateAgainOnWhatIsCurrentNow()
+    {
+        var function = Existing("f");
+        var changed = function with { MemoryMb = 256, CurrentVersion = 2 };
+        _store.SetupSequence(s => s.GetFunctionAsync("f", It.IsAny<CancellationToken>()))
+            .ReturnsAsync(function)
+            .ReturnsAsync(changed);
+        _store.Setup(s => s.GetVersionAsync(function.Id, 1, It.IsAny<CancellationToken>()))
+            .ReturnsAsync(VersionOf(function, "x = 1"));
+        _store.Setup(s => s.GetVersionAsync(function.Id, 2, It.IsAny<CancellationToken>()))
+            .ReturnsAsync(VersionOf(changed, "x = 1"));
+        var drafts = new List<(int BasedOn, FunctionVersion Draft)>();
+        _store.Setup(s => s.AddVersionAsync(
+                function.Id,
+                It.IsAny<int>(),
+                It.IsAny<FunctionVersion>(),
+                It.IsAny<CancellationToken>()))
+            .Callback((Guid _, int basedOn, FunctionVersion v, CancellationToken _) => drafts.Add((basedOn, v)))
+            .ReturnsAsync((Guid _, int basedOn, FunctionVersion v, CancellationToken _) => basedOn == 2
+                ? (changed with { CurrentVersion = 3 }, v with { Version = 3 })
+                : null);
+
+        var result = await _client.UpdateAsync("f", new FunctionUpdate(Code: "x = 2"));
+
+        Assert.Equal(3, result.CurrentVersion);
+        Assert.Equal([1, 2], drafts.Select(d => d.BasedOn));
+        var stored = drafts[1].Draft;
+        Assert.Equal("x = 2", stored.Code);
+        Assert.Equal(256, stored.MemoryMb);
+    }
+
+    [Fact]
+    public async Task UpdateAsync_FunctionReplacedUnderTheSameName_ThrowsNotFound()
+    {
+        var function = Existing("f");
+        _store.SetupSequence(s => s.GetFunctionAsync("f", It.IsAny<CancellationToken>()))
+            .ReturnsAsync(function)
+            .ReturnsAsync(Existing("f"));
+        _store.Setup(s => s.GetVersionAsync(function.Id, 1, It.IsAny<CancellationToken>()))
+            .ReturnsAsync(VersionOf(function, "x = 1"));
+        _store.Setup(s => s.AddVersionAsync(
+                function.Id,
+                1,
+                It.IsAny<FunctionVersion>(),
+                It.IsAny<CancellationToken>()))
+            .ReturnsAsync(((Function, FunctionVersion)?)null);
+
+        await Assert.ThrowsAsync<NotFoundException>(() => _client.UpdateAsync("f", new FunctionUpdate(Code: "x = 2")));
     }
 
     [Fact]

@@ -93,6 +93,19 @@ public sealed class PostgresServer : IAsyncLifetime
         return new NpgsqlConnectionStringBuilder(_adminConnectionString) { Database = name }.ConnectionString;
     }
 
+    /// <summary>
+    /// Creates an empty database as <see cref="CreateDatabaseAsync"/> does and returns it as the
+    /// <c>postgresql://</c> URL an operator gives the server in <c>DATABASE_URL</c>.
+    /// </summary>
+    /// <returns>A <c>postgresql://user[:password]@host:port/database</c> URL.</returns>
+    public async Task<string> CreateDatabaseUrlAsync()
+    {
+        var connection = new NpgsqlConnectionStringBuilder(await CreateDatabaseAsync());
+        var password = string.IsNullOrEmpty(connection.Password) ? "" : ":" + Uri.EscapeDataString(connection.Password);
+        return $"postgresql://{Uri.EscapeDataString(connection.Username!)}{password}@{connection.Host}:"
+            + $"{connection.Port}/{connection.Database}";
+    }
+
     /// <inheritdoc />
     public async Task DisposeAsync()
     {

@@ -1,7 +1,8 @@
 namespace CrabLambda.Tests.Infrastructure;
 
 /// <summary>
-/// One real server shared by the tests of a class; each test deploys functions under names of its own.
+/// One real server shared by the tests of a class; each test deploys functions under names of its own. It stores
+/// into the harness's own SQLite file unless a subclass gives it another database.
 /// </summary>
 public class ServerFixture : IAsyncLifetime
 {
@@ -11,7 +12,16 @@ public class ServerFixture : IAsyncLifetime
 
     protected virtual IReadOnlyDictionary<string, string?> Variables { get; } = new Dictionary<string, string?>();
 
-    public async Task InitializeAsync() => _server = await ServerHarness.StartAsync(Variables);
+    public async Task InitializeAsync()
+    {
+        var variables = new Dictionary<string, string?>(Variables);
+        if (await CreateDatabaseUrlAsync() is { } url)
+        {
+            variables["DATABASE_URL"] = url;
+        }
+
+        _server = await ServerHarness.StartAsync(variables);
+    }
 
     public async Task DisposeAsync()
     {
@@ -20,4 +30,7 @@ public class ServerFixture : IAsyncLifetime
             await _server.DisposeAsync();
         }
     }
+
+    /// <summary>The <c>DATABASE_URL</c> of a new, empty database, or null for the harness's own SQLite file.</summary>
+    protected virtual Task<string?> CreateDatabaseUrlAsync() => Task.FromResult<string?>(null);
 }

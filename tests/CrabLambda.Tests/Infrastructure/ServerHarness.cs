@@ -11,18 +11,25 @@ using Microsoft.Extensions.Logging;
 namespace CrabLambda.Tests.Infrastructure;
 
 /// <summary>
-/// The real server, built by <see cref="CrabLambdaServer"/>, on Kestrel at 127.0.0.1 on a free port, with a SQLite
-/// file in a temporary directory and the real executor and runtimes.
+/// The real server, built by <see cref="CrabLambdaServer"/>, on Kestrel at 127.0.0.1 on a free port, with the real
+/// executor and runtimes, storing into a SQLite file in a temporary directory unless <c>DATABASE_URL</c> names
+/// another database.
 /// </summary>
 public sealed class ServerHarness : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly string _directory;
 
-    private ServerHarness(WebApplication app, string directory, RecordingLoggerProvider logs, Uri address)
+    private ServerHarness(
+        WebApplication app,
+        string directory,
+        string databaseUrl,
+        RecordingLoggerProvider logs,
+        Uri address)
     {
         _app = app;
         _directory = directory;
+        DatabaseUrl = databaseUrl;
         Logs = logs;
         Address = address;
         Http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromMinutes(3) };
@@ -40,8 +47,11 @@ public sealed class ServerHarness : IAsyncDisposable
     /// <summary>The server's services.</summary>
     public IServiceProvider Services => _app.Services;
 
-    /// <summary>The SQLite file the server stores into.</summary>
+    /// <summary>The harness's own SQLite file, which the server stores into unless told otherwise.</summary>
     public string DatabasePath => Path.Combine(_directory, "crablambda.db");
+
+    /// <summary>The server's <c>DATABASE_URL</c>, for starting another server on the same database.</summary>
+    public string DatabaseUrl { get; }
 
     /// <summary>Starts a server; <paramref name="variables"/> add to or override the harness's own.</summary>
     /// <param name="variables">Configuration variables beyond the harness's own.</param>
@@ -81,7 +91,7 @@ public sealed class ServerHarness : IAsyncDisposable
 
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
             .Single();
-        return new ServerHarness(app, directory, logs, new Uri(address + "/"));
+        return new ServerHarness(app, directory, all["DATABASE_URL"]!, logs, new Uri(address + "/"));
     }
 
     /// <summary>Deploys a function and returns the created function, failing the test if it was refused.</summary>

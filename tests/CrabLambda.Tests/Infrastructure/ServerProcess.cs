@@ -98,4 +98,77 @@ public static class ServerProcess
             }
         }
     }
+
+    /// <summary>Every process below <paramref name="root"/>, found through the parent ids in /proc.</summary>
+    public static List<(int Pid, string CommandLine)> Descendants(int root)
+    {
+        var parents = new Dictionary<int, int>();
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(directory), out var pid) && ParentOf(pid) is { } parent)
+            {
+                parents[pid] = parent;
+            }
+        }
+
+        var found = new List<(int, string)>();
+        var frontier = new Queue<int>([root]);
+        while (frontier.TryDequeue(out var current))
+        {
+            foreach (var (pid, parent) in parents)
+            {
+                if (parent == current)
+                {
+                    found.Add((pid, CommandLine(pid)));
+                    frontier.Enqueue(pid);
+                }
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// Whether a process that <see cref="Descendants"/> found still runs. A pid can be reused, so it counts only if
+    /// it still runs the same command.
+    /// </summary>
+    public static bool IsAlive(int pid, string commandLine)
+    {
+        try
+        {
+            var state = File.ReadAllText($"/proc/{pid}/stat");
+            var isZombie = state[(state.LastIndexOf(')') + 2)..].StartsWith('Z');
+            return !isZombie && CommandLine(pid) == commandLine;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private static int? ParentOf(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return int.Parse(fields[1]);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private static string CommandLine(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
 }

@@ -153,7 +153,7 @@ public abstract class FunctionStoreContract : IAsyncLifetime
             Network = true,
         };
 
-        var result = await Store.AddVersionAsync(function.Id, draft, CancellationToken.None);
+        var result = await Store.AddVersionAsync(function.Id, 1, draft, CancellationToken.None);
 
         Assert.NotNull(result);
         var (updated, version) = result.Value;
@@ -177,11 +177,37 @@ public abstract class FunctionStoreContract : IAsyncLifetime
     {
         var function = await CreateFunctionAsync("present");
         var stranger = function with { Id = Guid.CreateVersion7() };
+        var draft = Draft(stranger, "x = 1", Start);
 
-        var result = await Store.AddVersionAsync(stranger.Id, Draft(stranger, "x = 1", Start), CancellationToken.None);
+        var result = await Store.AddVersionAsync(stranger.Id, 1, draft, CancellationToken.None);
 
         Assert.Null(result);
         Assert.Empty(await Store.ListVersionsAsync(stranger.Id, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task AddVersionAsync_CurrentVersionMovedOn_StoresNothingAndReturnsNull()
+    {
+        var function = await CreateFunctionAsync("moved");
+        await AddVersionAsync(function, "v = 2", Start.AddMinutes(1));
+        var late = Draft(function, "late", Start.AddMinutes(2));
+        var third = Draft(function, "v = 3", Start.AddMinutes(4));
+        var none = CancellationToken.None;
+
+        var afterADeploy = await Store.AddVersionAsync(function.Id, 1, late, none);
+        var rolledBack = await Store.SetCurrentVersionAsync(function.Id, 1, Start.AddMinutes(3), none);
+        var afterARollback = await Store.AddVersionAsync(function.Id, 2, late, none);
+        var onTheCurrent = await Store.AddVersionAsync(function.Id, 1, third, none);
+
+        Assert.Null(afterADeploy);
+        Assert.Null(afterARollback);
+        Assert.NotNull(onTheCurrent);
+        Assert.Equal(3, onTheCurrent.Value.Version.Version);
+        var expected = rolledBack! with { CurrentVersion = 3, UpdatedAt = Start.AddMinutes(4) };
+        Assert.Equal(expected, onTheCurrent.Value.Function);
+        var versions = await Store.ListVersionsAsync(function.Id, none);
+        Assert.Equal([3, 2, 1], versions.Select(v => v.Version));
+        Assert.DoesNotContain(versions, v => v.Code == "late");
     }
 
     [Fact]
@@ -211,7 +237,7 @@ public abstract class FunctionStoreContract : IAsyncLifetime
     {
         var function = await CreateFunctionAsync("rollback");
         var draft = Draft(function, "v = 2", Start.AddMinutes(1)) with { Handler = "other", MemoryMb = 1024 };
-        await Store.AddVersionAsync(function.Id, draft, CancellationToken.None);
+        await Store.AddVersionAsync(function.Id, 1, draft, CancellationToken.None);
         var rolledBackAt = Start.AddMinutes(2);
 
         var result = await Store.SetCurrentVersionAsync(function.Id, 1, rolledBackAt, CancellationToken.None);
@@ -465,7 +491,28 @@ public abstract class FunctionStoreContract : IAsyncLifetime
     }
 
     [Fact]
-    public async Task AddVersionAsync_ConcurrentFromTwoStores_MakesConsecutiveVersions()
+    public async Task AddVersionAsync_ConcurrentOnTheSameVersionFromTwoStores_StoresOnlyOne()
+    {
+        var function = await CreateFunctionAsync("one-wins");
+        var other = OpenStore();
+        IFunctionStore[] stores = [Store, other];
+
+        var results = await RunTogetherAsync(20, async i =>
+        {
+            var draft = Draft(function, $"v = {i}", Start.AddMinutes(1));
+            return await stores[i % 2].AddVersionAsync(function.Id, 1, draft, CancellationToken.None);
+        });
+
+        var (winner, version) = Assert.Single(results, r => r is not null)!.Value;
+        Assert.Equal(2, version.Version);
+        Assert.Equal(winner, await other.GetFunctionAsync("one-wins", CancellationToken.None));
+        var versions = await Store.ListVersionsAsync(function.Id, CancellationToken.None);
+        Assert.Equal([2, 1], versions.Select(v => v.Version));
+        Assert.Equal(version, versions[0]);
+    }
+
+    [Fact]
+    public async Task AddVersionAsync_ConcurrentFromTwoStoresEachTryingAgainOnTheNewVersion_MakesConsecutiveVersions()
     {
         var function = await CreateFunctionAsync("contended");
         var other = OpenStore();
@@ -473,9 +520,21 @@ public abstract class FunctionStoreContract : IAsyncLifetime
 
         var results = await RunTogetherAsync(20, async i =>
         {
+            var store = stores[i % 2];
             var draft = Draft(function, $"v = {i}", Start.AddMinutes(1));
-            var result = await stores[i % 2].AddVersionAsync(function.Id, draft, CancellationToken.None);
-            return result!.Value.Version;
+            while (true)
+            {
+                var current = await store.GetFunctionAsync("contended", CancellationToken.None);
+                var result = await store.AddVersionAsync(
+                    function.Id,
+                    current!.CurrentVersion,
+                    draft,
+                    CancellationToken.None);
+                if (result is { } added)
+                {
+                    return added.Version;
+                }
+            }
         });
 
         Assert.Equal(Enumerable.Range(2, 20), results.Select(v => v.Version).Order());
@@ -620,7 +679,8 @@ public abstract class FunctionStoreContract : IAsyncLifetime
         DateTimeOffset deployedAt)
     {
         var draft = Draft(function, code, deployedAt);
-        var result = await Store.AddVersionAsync(function.Id, draft, CancellationToken.None);
+        var current = await Store.GetFunctionAsync(function.Name, CancellationToken.None);
+        var result = await Store.AddVersionAsync(function.Id, current!.CurrentVersion, draft, CancellationToken.None);
         Assert.NotNull(result);
         return result.Value;
     }

@@ -220,7 +220,7 @@ internal sealed partial class SqliteFunctionStore : IFunctionStore, IDisposable
     private const string NextVersionSql = """
         SELECT COALESCE(MAX(v.version), 0) + 1
         FROM functions AS f LEFT JOIN function_versions AS v ON v.function_id = f.id
-        WHERE f.id = @FunctionId
+        WHERE f.id = @FunctionId AND f.current_version = @BasedOn
         GROUP BY f.id
         """;
 
@@ -235,6 +235,7 @@ internal sealed partial class SqliteFunctionStore : IFunctionStore, IDisposable
     /// <inheritdoc />
     public async Task<(Function Function, FunctionVersion Version)?> AddVersionAsync(
         Guid functionId,
+        int basedOn,
         FunctionVersion draft,
         CancellationToken cancellationToken)
     {
@@ -242,11 +243,12 @@ internal sealed partial class SqliteFunctionStore : IFunctionStore, IDisposable
 
         await using var connection = await OpenAsync(cancellationToken);
 
-        // BEGIN IMMEDIATE takes the write lock before the read below, so no other writer can take the same number.
+        // BEGIN IMMEDIATE takes the write lock before the read below, so no other writer can take the same number or
+        // change the current version in between. No row: the function is gone or its current version moved on.
         await using var transaction = connection.BeginTransaction(deferred: false);
-        var id = new { FunctionId = SqliteValues.FromId(functionId) };
+        var parameters = new { FunctionId = SqliteValues.FromId(functionId), BasedOn = basedOn };
         var next = await connection.QuerySingleOrDefaultAsync<int?>(
-            Command(NextVersionSql, id, transaction, cancellationToken));
+            Command(NextVersionSql, parameters, transaction, cancellationToken));
         if (next is not { } number)
         {
             return null;

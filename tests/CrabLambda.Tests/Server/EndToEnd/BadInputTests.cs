@@ -9,15 +9,27 @@ namespace CrabLambda.Tests.Server.EndToEnd;
 /// <summary>A server with a 1 MiB code limit and a 60-second timeout limit, so both are cheap to pass.</summary>
 public sealed class SmallLimitsServerFixture : ServerFixture
 {
-    protected override IReadOnlyDictionary<string, string?> Variables { get; } = new Dictionary<string, string?>
+    /// <summary>The limits, for either engine.</summary>
+    public static readonly IReadOnlyDictionary<string, string?> SmallLimits = new Dictionary<string, string?>
     {
         ["MAX_FUNCTION_SIZE_MB"] = "1",
         ["MAX_TIMEOUT_SECS"] = "60",
         ["DEFAULT_TIMEOUT_SECS"] = "10",
     };
+
+    protected override IReadOnlyDictionary<string, string?> Variables => SmallLimits;
 }
 
-public sealed class BadInputTests(SmallLimitsServerFixture fixture) : IClassFixture<SmallLimitsServerFixture>
+/// <summary>The server of <see cref="SmallLimitsServerFixture"/> on PostgreSQL.</summary>
+public sealed class SmallLimitsPostgresServerFixture(PostgresServer postgres) : PostgresServerFixture(postgres)
+{
+    protected override IReadOnlyDictionary<string, string?> Variables => SmallLimitsServerFixture.SmallLimits;
+}
+
+/// <summary>
+/// Requests the server must refuse, and the limits it must hold, on SQLite and on PostgreSQL.
+/// </summary>
+public abstract class BadInputTests(ServerFixture fixture)
 {
     private const string Code = "def handler(event):\n    return event\n";
 
@@ -323,3 +335,10 @@ public sealed class BadInputTests(SmallLimitsServerFixture fixture) : IClassFixt
     private async Task<long> CountFunctionsAsync() =>
         (await Server.GetJsonAsync("api/functions")).GetProperty("total").GetInt64();
 }
+
+public sealed class SqliteBadInputTests(SmallLimitsServerFixture fixture)
+    : BadInputTests(fixture), IClassFixture<SmallLimitsServerFixture>;
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresBadInputTests(SmallLimitsPostgresServerFixture fixture)
+    : BadInputTests(fixture), IClassFixture<SmallLimitsPostgresServerFixture>;

@@ -4,7 +4,10 @@ using CrabLambda.Tests.Infrastructure;
 
 namespace CrabLambda.Tests.Server.EndToEnd;
 
-public sealed class FunctionRoutesEndToEndTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+/// <summary>
+/// Every function route against a real server, on SQLite and on PostgreSQL.
+/// </summary>
+public abstract class FunctionRoutesEndToEndTests(ServerFixture fixture)
 {
     private ServerHarness Server => fixture.Server;
 
@@ -240,3 +243,10 @@ public sealed class FunctionRoutesEndToEndTests(ServerFixture fixture) : IClassF
         return problem;
     }
 }
+
+public sealed class SqliteFunctionRoutesEndToEndTests(ServerFixture fixture)
+    : FunctionRoutesEndToEndTests(fixture), IClassFixture<ServerFixture>;
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresFunctionRoutesEndToEndTests(PostgresServerFixture fixture)
+    : FunctionRoutesEndToEndTests(fixture), IClassFixture<PostgresServerFixture>;

@@ -3,7 +3,10 @@ using CrabLambda.Tests.Infrastructure;
 
 namespace CrabLambda.Tests.Server.EndToEnd;
 
-public sealed class MisbehavingFunctionTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+/// <summary>
+/// Functions that hang, exit, shout or throw are recorded as such, on SQLite and on PostgreSQL.
+/// </summary>
+public abstract class MisbehavingFunctionTests(ServerFixture fixture)
 {
     private ServerHarness Server => fixture.Server;
 
@@ -118,3 +121,10 @@ public sealed class MisbehavingFunctionTests(ServerFixture fixture) : IClassFixt
         Assert.Contains("node says no", result.GetProperty("error").GetString());
     }
 }
+
+public sealed class SqliteMisbehavingFunctionTests(ServerFixture fixture)
+    : MisbehavingFunctionTests(fixture), IClassFixture<ServerFixture>;
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresMisbehavingFunctionTests(PostgresServerFixture fixture)
+    : MisbehavingFunctionTests(fixture), IClassFixture<PostgresServerFixture>;

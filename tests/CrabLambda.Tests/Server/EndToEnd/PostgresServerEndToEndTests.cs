@@ -1,4 +1,5 @@
 using System.Net;
+using CrabLambda.PostgreSql;
 using CrabLambda.Tests.Infrastructure;
 using Npgsql;
 
@@ -11,21 +12,21 @@ namespace CrabLambda.Tests.Server.EndToEnd;
 public sealed class PostgresServerEndToEndTests(PostgresServer postgres)
 {
     [Fact]
-    public async Task Server_PostgresUrl_DeploysInvokesAndDeletesThroughPostgres()
+    public async Task Server_PostgresUrl_IsReadyAndDeploysInvokesAndDeletesThroughPostgres()
     {
-        var connection = new NpgsqlConnectionStringBuilder(await postgres.CreateDatabaseAsync());
-        var password = string.IsNullOrEmpty(connection.Password) ? "" : ":" + Uri.EscapeDataString(connection.Password);
-        var url = $"postgresql://{Uri.EscapeDataString(connection.Username!)}{password}@{connection.Host}:"
-            + $"{connection.Port}/{connection.Database}";
+        var url = await postgres.CreateDatabaseUrlAsync();
+        var connection = new NpgsqlConnectionStringBuilder(PostgresConnectionString.Normalize(url));
         var server = await ServerHarness.StartAsync(new Dictionary<string, string?> { ["DATABASE_URL"] = url });
         await using var _ = server;
 
+        var ready = await server.Http.GetAsync("health/ready");
         await server.DeployAsync("pg-hello", "python", FunctionCode.PythonQuickStart);
         var result = await server.InvokeAsync("pg-hello", """{"name":"CrabLambda"}""");
         var logs = await server.GetJsonAsync($"api/executions/{result.GetProperty("execution_id")}/logs");
         var delete = await server.Http.DeleteAsync("api/functions/pg-hello");
         var gone = await server.Http.GetAsync($"api/executions/{result.GetProperty("execution_id")}");
 
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
         Assert.Equal("Hello, CrabLambda!", result.GetProperty("output").GetString());
         Assert.Equal("greeting CrabLambda", Assert.Single(logs.EnumerateArray()).GetProperty("message").GetString());
         Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);

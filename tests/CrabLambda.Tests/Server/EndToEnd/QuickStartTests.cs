@@ -2,7 +2,10 @@ using CrabLambda.Tests.Infrastructure;
 
 namespace CrabLambda.Tests.Server.EndToEnd;
 
-public sealed class QuickStartTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+/// <summary>
+/// The README's quick start against a real server, on SQLite and on PostgreSQL.
+/// </summary>
+public abstract class QuickStartTests(ServerFixture fixture)
 {
     private ServerHarness Server => fixture.Server;
 
@@ -57,3 +60,10 @@ public sealed class QuickStartTests(ServerFixture fixture) : IClassFixture<Serve
         }
     }
 }
+
+public sealed class SqliteQuickStartTests(ServerFixture fixture)
+    : QuickStartTests(fixture), IClassFixture<ServerFixture>;
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresQuickStartTests(PostgresServerFixture fixture)
+    : QuickStartTests(fixture), IClassFixture<PostgresServerFixture>;

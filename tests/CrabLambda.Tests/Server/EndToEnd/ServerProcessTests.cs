@@ -64,7 +64,7 @@ public sealed class ServerProcessTests : IDisposable
                 await http.PostAsync("api/functions/hello/invoke", null),
                 HttpStatusCode.OK);
             Assert.Equal("hi", result.GetProperty("output").GetString());
-            var workers = Descendants(server.Id);
+            var workers = ServerProcess.Descendants(server.Id);
             Assert.NotEmpty(workers);
 
             await SendSigintAsync(server.Id);
@@ -72,7 +72,7 @@ public sealed class ServerProcessTests : IDisposable
             await server.WaitForExitAsync(exited.Token);
 
             Assert.True(server.ExitCode == 0, $"exit code {server.ExitCode}; output:\n{output}");
-            var left = workers.Where(p => IsAlive(p.Pid, p.CommandLine)).ToArray();
+            var left = workers.Where(p => ServerProcess.IsAlive(p.Pid, p.CommandLine)).ToArray();
             Assert.True(left.Length == 0, "workers left running: " + string.Join(", ", left));
             Assert.True(File.Exists(Path.Combine(_directory, "crablambda.db")), "the default SQLite file is missing");
             var log = output.ToString();
@@ -142,76 +142,6 @@ public sealed class ServerProcessTests : IDisposable
         ServerProcess.WaitUntilReadyAsync(http, server, output);
 
     private static void Append(StringBuilder output, string? line) => ServerProcess.Append(output, line);
-
-    // Every process below the server, found through the parent ids in /proc.
-    private static List<(int Pid, string CommandLine)> Descendants(int root)
-    {
-        var parents = new Dictionary<int, int>();
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
-        {
-            if (int.TryParse(Path.GetFileName(directory), out var pid) && ParentOf(pid) is { } parent)
-            {
-                parents[pid] = parent;
-            }
-        }
-
-        var found = new List<(int, string)>();
-        var frontier = new Queue<int>([root]);
-        while (frontier.TryDequeue(out var current))
-        {
-            foreach (var (pid, parent) in parents)
-            {
-                if (parent == current)
-                {
-                    found.Add((pid, CommandLine(pid)));
-                    frontier.Enqueue(pid);
-                }
-            }
-        }
-
-        return found;
-    }
-
-    private static int? ParentOf(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return int.Parse(fields[1]);
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-    }
-
-    private static string CommandLine(int pid)
-    {
-        try
-        {
-            return File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
-        }
-        catch (IOException)
-        {
-            return "";
-        }
-    }
-
-    // A pid can be reused, so a process counts as left over only if it still runs the same command.
-    private static bool IsAlive(int pid, string commandLine)
-    {
-        try
-        {
-            var state = File.ReadAllText($"/proc/{pid}/stat");
-            var isZombie = state[(state.LastIndexOf(')') + 2)..].StartsWith('Z');
-            return !isZombie && CommandLine(pid) == commandLine;
-        }
-        catch (IOException)
-        {
-            return false;
-        }
-    }
 
     private static async Task SendSigintAsync(int pid)
     {
