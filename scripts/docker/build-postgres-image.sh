@@ -16,16 +16,7 @@ cd "$(dirname "$0")"
 # shellcheck source=rootfs.sh
 . ./rootfs.sh
 
-rebuild=false
-for argument in "$@"; do
-    case $argument in
-        --rebuild) rebuild=true ;;
-        *)
-            echo "usage: $0 [--rebuild]" >&2
-            exit 2
-            ;;
-    esac
-done
+rebuild=$(read_rebuild_option "$0" "$@")
 
 image=crablambda/postgres:local
 if ! $rebuild && image_exists "$image"; then

@@ -18,16 +18,7 @@ cd "$(dirname "$0")"
 # shellcheck source=rootfs.sh
 . ./rootfs.sh
 
-rebuild=false
-for argument in "$@"; do
-    case $argument in
-        --rebuild) rebuild=true ;;
-        *)
-            echo "usage: $0 [--rebuild]" >&2
-            exit 2
-            ;;
-    esac
-done
+rebuild=$(read_rebuild_option "$0" "$@")
 
 python=${CRABLAMBDA_IMAGE_PYTHON:-/usr/bin/python3}
 node=${CRABLAMBDA_IMAGE_NODE:-$(command -v node || true)}

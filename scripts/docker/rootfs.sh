@@ -170,6 +170,22 @@ rootfs_add_library() {
     done
 }
 
+# Prints true when the arguments are --rebuild and false when there are none; anything else is a usage error.
+read_rebuild_option() {
+    local script=$1 rebuild=false argument
+    shift
+    for argument in "$@"; do
+        case $argument in
+            --rebuild) rebuild=true ;;
+            *)
+                echo "usage: $script [--rebuild]" >&2
+                exit 2
+                ;;
+        esac
+    done
+    echo "$rebuild"
+}
+
 # Whether the engine has the image.
 image_exists() {
     "$docker_cli" image inspect "$1" >/dev/null 2>&1

@@ -50,15 +50,10 @@ internal sealed class Worker
         string privateDirectory,
         string socketPath,
         WorkerSettings settings)
+        : this(id, runtime, codeDirectory, privateDirectory, socketPath, settings, ownsCodeDirectory: false)
     {
-        Id = id;
         _version = version;
         _functionName = functionName;
-        _runtime = runtime;
-        _codeDirectory = codeDirectory;
-        _privateDirectory = privateDirectory;
-        _socketPath = socketPath;
-        _settings = settings;
     }
 
     /// <summary>
@@ -72,11 +67,23 @@ internal sealed class Worker
         string privateDirectory,
         string socketPath,
         WorkerSettings settings)
+        : this(id, runtime, codeDirectory, privateDirectory, socketPath, settings, ownsCodeDirectory: true)
+    {
+    }
+
+    private Worker(
+        string id,
+        IRuntime runtime,
+        string codeDirectory,
+        string privateDirectory,
+        string socketPath,
+        WorkerSettings settings,
+        bool ownsCodeDirectory)
     {
         Id = id;
         _runtime = runtime;
         _codeDirectory = codeDirectory;
-        _ownsCodeDirectory = true;
+        _ownsCodeDirectory = ownsCodeDirectory;
         _privateDirectory = privateDirectory;
         _socketPath = socketPath;
         _settings = settings;
