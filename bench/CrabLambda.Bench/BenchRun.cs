@@ -24,7 +24,9 @@ internal static class BenchRun
             var context = new BenchContext(settings, workDirectory, interpreters, floor);
             context.Progress($"{(settings.Quick ? "quick" : "full")} run; work folder {workDirectory}");
 
-            await using var postgres = settings.WithPostgres ? await PostgresCluster.StartAsync(settings.Postgres) : null;
+            await using var postgres = settings.WithPostgres
+                ? await PostgresCluster.StartAsync(settings.Postgres)
+                : null;
 
             await MeasureStoreAsync(context, "sqlite", label => Task.FromResult(context.NewSqliteUrl(label)));
             if (postgres is not null)

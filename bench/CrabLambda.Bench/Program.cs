@@ -10,7 +10,8 @@ if (args is ["serve", ..])
 
 var quick = new Option<bool>("--quick")
 {
-    Description = "A shorter run (about two minutes): fewer and shorter rounds, 100,000 records for the history figure.",
+    Description =
+        "A shorter run (about two minutes): fewer and shorter rounds, 100,000 records for the history figure.",
 };
 var isolation = new Option<string>("--isolation")
 {

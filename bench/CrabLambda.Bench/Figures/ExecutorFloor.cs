@@ -34,7 +34,9 @@ internal sealed class ExecutorFloor : IAsyncDisposable
         _runtimes = _services.GetServices<IRuntime>().ToDictionary(runtime => runtime.Name, StringComparer.Ordinal);
     }
 
-    /// <summary>Makes a version of the code as a deploy would (a Rust version is compiled here, or found built).</summary>
+    /// <summary>
+    /// Makes a version of the code as a deploy would (a Rust version is compiled here, or found built).
+    /// </summary>
     public async Task<FunctionVersion> PrepareAsync(string runtime, string code)
     {
         var version = new FunctionVersion(

@@ -10,7 +10,8 @@ internal static class FunctionCode
     public static readonly string[] Runtimes = ["python", "node", "rust"];
 
     /// <summary>A small event, as a client would send.</summary>
-    public static readonly byte[] Event = """{"order":1234,"customer":"bench","items":[{"sku":"A-1","qty":2}]}"""u8.ToArray();
+    public static readonly byte[] Event =
+        """{"order":1234,"customer":"bench","items":[{"sku":"A-1","qty":2}]}"""u8.ToArray();
 
     public static string For(string runtime) => runtime switch
     {

@@ -23,8 +23,10 @@ internal sealed class ScaleFigures(BenchContext context, string store, Func<stri
     public async Task MeasureAsync()
     {
         context.Progress($"{store}: scale, starting two servers");
-        await using var small = await context.StartServerAsync($"{store}-scale-small", await newDatabaseUrl("scale_small"));
-        await using var large = await context.StartServerAsync($"{store}-scale-large", await newDatabaseUrl("scale_large"));
+        var smallUrl = await newDatabaseUrl("scale_small");
+        await using var small = await context.StartServerAsync($"{store}-scale-small", smallUrl);
+        var largeUrl = await newDatabaseUrl("scale_large");
+        await using var large = await context.StartServerAsync($"{store}-scale-large", largeUrl);
         using var smallApi = new ApiClient(small.Address);
         using var largeApi = new ApiClient(large.Address);
 

@@ -226,7 +226,8 @@ internal sealed class WarmFigures(BenchContext context, ServerProcess server, Ap
         var value = $"{Units.Mb(worker)} (median of {resident.Length})";
         if (!FunctionCode.HasInterpreter(runtime))
         {
-            context.Table.Add(new ResultRow("memory per warm worker (RSS)", runtime, "–", value, "no interpreter", null));
+            context.Table.Add(
+                new ResultRow("memory per warm worker (RSS)", runtime, "–", value, "no interpreter", null));
             return;
         }
 

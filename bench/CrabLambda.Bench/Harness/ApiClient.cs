@@ -60,7 +60,9 @@ internal sealed class ApiClient : IDisposable
         return answer.AsSpan().IndexOf(Success) >= 0;
     }
 
-    /// <summary>Posts an event and returns the answer's body, or null when it was not a successful invocation.</summary>
+    /// <summary>
+    /// Posts an event and returns the answer's body, or null when it was not a successful invocation.
+    /// </summary>
     public async Task<byte[]?> PostAsync(string path, byte[] body)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = Content(body) };
@@ -96,7 +98,9 @@ internal sealed class ApiClient : IDisposable
     public async Task<int[]> GetWorkerProcessIdsAsync(string function) =>
         await _http.GetFromJsonAsync<int[]>($"bench/workers/{function}") ?? [];
 
-    /// <summary>Writes execution records of a function straight through the server's store; returns the time taken.</summary>
+    /// <summary>
+    /// Writes execution records of a function straight through the server's store; returns the time taken.
+    /// </summary>
     public async Task<TimeSpan> SeedAsync(string function, int count, int errorEvery, int batch)
     {
         using var response = await _http.PostAsync(

@@ -26,7 +26,9 @@ internal sealed record Interpreters(string Python, string Node)
         _ => "",
     };
 
-    /// <summary>The command a bare start of a runtime's interpreter runs (<c>python3 -c pass</c>, <c>node -e 0</c>).</summary>
+    /// <summary>
+    /// The command a bare start of a runtime's interpreter runs (<c>python3 -c pass</c>, <c>node -e 0</c>).
+    /// </summary>
     public (string Program, string[] Arguments) BareStart(string runtime) => runtime switch
     {
         "python" => (Python, ["-c", "pass"]),

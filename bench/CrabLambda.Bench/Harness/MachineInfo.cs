@@ -15,7 +15,8 @@ internal sealed record MachineInfo(
 {
     public static async Task<MachineInfo> ReadAsync()
     {
-        var memory = File.ReadLines("/proc/meminfo").FirstOrDefault(l => l.StartsWith("MemTotal:", StringComparison.Ordinal));
+        var memory = File.ReadLines("/proc/meminfo")
+            .FirstOrDefault(l => l.StartsWith("MemTotal:", StringComparison.Ordinal));
         var memoryGib = memory is null
             ? "unknown"
             : $"{long.Parse(memory.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0 / 1024.0:0.0} GiB";

@@ -110,7 +110,9 @@ internal sealed class ServerProcess : IAsyncDisposable
         throw new ServerStartException(message.Length > 0 ? message : $"The server exited with {process.ExitCode}.");
     }
 
-    /// <summary>How to start this program again with a command: the app host, or <c>dotnet</c> with the assembly.</summary>
+    /// <summary>
+    /// How to start this program again with a command: the app host, or <c>dotnet</c> with the assembly.
+    /// </summary>
     public static (string Program, IReadOnlyList<string> Arguments) SelfCommand(string command)
     {
         var host = Environment.ProcessPath ?? throw new InvalidOperationException("The program's path is unknown.");

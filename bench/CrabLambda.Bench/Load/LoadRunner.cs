@@ -8,7 +8,9 @@ namespace CrabLambda.Bench.Load;
 /// </summary>
 internal static class LoadRunner
 {
-    /// <summary>Runs <paramref name="operation"/> in <paramref name="concurrency"/> lanes until the time is up.</summary>
+    /// <summary>
+    /// Runs <paramref name="operation"/> in <paramref name="concurrency"/> lanes until the time is up.
+    /// </summary>
     public static Task<RoundResult> RunForAsync(int concurrency, TimeSpan duration, Func<Task<bool>> operation) =>
         RunAsync(concurrency, operation, Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency),
             count: long.MaxValue);

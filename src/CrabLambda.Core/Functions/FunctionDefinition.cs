@@ -3,7 +3,9 @@ namespace CrabLambda.Functions;
 /// <summary>
 /// What a caller asks for when creating a function. Unset limits take the configured defaults.
 /// </summary>
-/// <param name="Name">The unique name: 1–64 characters of <c>A-Z a-z 0-9 - _</c>, starting with a letter or digit.</param>
+/// <param name="Name">
+/// The unique name: 1–64 characters of <c>A-Z a-z 0-9 - _</c>, starting with a letter or digit.
+/// </param>
 /// <param name="Runtime">The runtime name or one of its aliases.</param>
 /// <param name="Code">The source code.</param>
 /// <param name="Handler">The entry point inside the code.</param>

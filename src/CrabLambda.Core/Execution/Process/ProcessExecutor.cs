@@ -263,8 +263,8 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
                     stale.Add((pool, idle));
                 }
 
-                // NOTE: a sandbox's network namespace is made when it starts, so generic workers serve only versions with
-                // the default network setting; the others start workers of their own.
+                // NOTE: a sandbox's network namespace is made when it starts, so generic workers serve only versions
+                // with the default network setting; the others start workers of their own.
                 var generic = request.Version.Network == _genericNetwork
                     && _generic.TryGetValue(request.Runtime.Name, out var found)
                         ? found

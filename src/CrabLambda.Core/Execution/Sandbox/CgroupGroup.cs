@@ -16,7 +16,9 @@ internal abstract class CgroupGroup : IDisposable
     /// Sets the group's memory, process-count and CPU limits; also on a group with processes in it, which is how a
     /// pre-started worker gets the limits of the version it is given.
     /// </summary>
-    /// <exception cref="IOException">The kernel refused a limit (v1 refuses a memory limit below the usage).</exception>
+    /// <exception cref="IOException">
+    /// The kernel refused a limit (v1 refuses a memory limit below the usage).
+    /// </exception>
     public abstract void SetLimits(CgroupLimits limits);
 
     /// <summary>Starts a new peak-memory measurement, for the next invocation.</summary>
