@@ -59,6 +59,13 @@ public sealed class CrabLambdaOptions
     public int MaxLogKbPerExecution { get; set; } = 1024;
 
     /// <summary>
+    /// How many lines of a single invocation's stdout and stderr are kept, whatever their length; the rest is dropped
+    /// with a note. Each line is a stored row, so this bounds what a function printing empty lines costs the store.
+    /// Default 10000.
+    /// </summary>
+    public int MaxLogLinesPerExecution { get; set; } = 10_000;
+
+    /// <summary>
     /// How strongly workers are isolated: <see cref="IsolationMode.Auto"/> (the default) uses the strongest isolation
     /// the host gives and says which at start-up; <see cref="IsolationMode.Sandbox"/> stops start-up when the host
     /// cannot sandbox; <see cref="IsolationMode.None"/> runs plain processes.

@@ -10,6 +10,7 @@ internal sealed class CrabLambdaOptionsValidator : IValidateOptions<CrabLambdaOp
     public const int MaxMemoryMb = 10240;
     public const int TimeoutCeilingSecs = 900;
     public const int MaxPrestartedWorkers = 16;
+    public const int MaxLogLines = 1_000_000;
 
     public ValidateOptionsResult Validate(string? name, CrabLambdaOptions options)
     {
@@ -45,6 +46,9 @@ internal sealed class CrabLambdaOptionsValidator : IValidateOptions<CrabLambdaOp
         Require(options.MaxProcessesPerWorker >= 8, "MaxProcessesPerWorker must be at least 8.");
         Require(Enum.IsDefined(options.Isolation), "Isolation must be Auto, Sandbox or None.");
         Require(options.MaxLogKbPerExecution >= 1, "MaxLogKbPerExecution must be at least 1.");
+        Require(
+            options.MaxLogLinesPerExecution is >= 1 and <= MaxLogLines,
+            $"MaxLogLinesPerExecution must be between 1 and {MaxLogLines}.");
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

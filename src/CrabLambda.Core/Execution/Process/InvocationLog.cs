@@ -3,8 +3,9 @@ using System.Text;
 namespace CrabLambda.Execution.Process;
 
 /// <summary>
-/// The log lines of one invocation, from both of a worker's streams, within the invocation's byte budget. Lines past
-/// the budget are dropped without being decoded, with one note line saying so.
+/// The log lines of one invocation, from both of a worker's streams, within the invocation's budget of bytes and of
+/// lines. Lines past either budget are only counted, never decoded or stored, and one note line in their place says
+/// how many were dropped.
 /// </summary>
 internal sealed class InvocationLog
 {
@@ -17,20 +18,30 @@ internal sealed class InvocationLog
     private readonly object _gate = new();
     private readonly List<LogEntry> _lines = [];
     private readonly long _maxBytes;
+    private readonly int _maxLines;
     private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly bool[] _streamDone = new bool[2];
     private long _keptBytes;
-    private bool _full;
+    private int _noteIndex = -1;
+    private string? _limit;
+    private long _droppedLines;
+    private long _droppedBytes;
 
-    public InvocationLog(long maxBytes)
+    /// <param name="maxBytes">The most bytes of text kept.</param>
+    /// <param name="maxLines">The most lines kept, besides the note.</param>
+    public InvocationLog(long maxBytes, int maxLines)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxLines, 1);
+
         _maxBytes = maxBytes;
+        _maxLines = maxLines;
     }
 
     /// <summary>Completes when both streams reached this invocation's marker or their end.</summary>
     public Task Completed => _completed.Task;
 
-    /// <summary>Adds a line unless the budget is spent.</summary>
+    /// <summary>Adds a line, or counts it as dropped once a budget is spent.</summary>
     /// <param name="level"><c>info</c> or <c>error</c>.</param>
     /// <param name="kept">The kept start of the line.</param>
     /// <param name="totalBytes">The line's full length.</param>
@@ -39,19 +50,22 @@ internal sealed class InvocationLog
     {
         lock (_gate)
         {
-            if (_full)
+            if (_noteIndex >= 0)
             {
+                _droppedLines++;
+                _droppedBytes += totalBytes;
+                return;
+            }
+
+            if (_lines.Count >= _maxLines)
+            {
+                StartDropping(Lines(_maxLines), level, totalBytes, timestamp);
                 return;
             }
 
             if (_keptBytes + kept.Length > _maxBytes)
             {
-                _full = true;
-                var limitKb = _maxBytes / 1024;
-                _lines.Add(new LogEntry(
-                    level,
-                    $"[log truncated: this execution wrote more than {limitKb} KiB of output; the rest was dropped]",
-                    timestamp));
+                StartDropping($"{_maxBytes / 1024} KiB", level, totalBytes, timestamp);
                 return;
             }
 
@@ -78,9 +92,32 @@ internal sealed class InvocationLog
     {
         lock (_gate)
         {
-            return _lines.ToArray();
+            var lines = _lines.ToArray();
+            if (_noteIndex >= 0)
+            {
+                var note = lines[_noteIndex];
+                lines[_noteIndex] = note with
+                {
+                    Message = $"[log truncated at {_limit}: {Lines(_droppedLines)} more dropped, "
+                        + $"{_droppedBytes} bytes of text]",
+                };
+            }
+
+            return lines;
         }
     }
+
+    /// <summary>Puts the note where the first dropped line would have been; its counts are filled in when read.</summary>
+    private void StartDropping(string limit, string level, long totalBytes, DateTimeOffset timestamp)
+    {
+        _limit = limit;
+        _noteIndex = _lines.Count;
+        _lines.Add(new LogEntry(level, string.Empty, timestamp));
+        _droppedLines = 1;
+        _droppedBytes = totalBytes;
+    }
+
+    private static string Lines(long count) => count == 1 ? "1 line" : $"{count} lines";
 
     private static string Decode(ReadOnlySpan<byte> kept, long totalBytes)
     {

@@ -62,6 +62,7 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
             Logger = logger,
             MaxOutputBytes = (long)settings.MaxOutputMb * 1024 * 1024,
             MaxLogBytes = (long)settings.MaxLogKbPerExecution * 1024,
+            MaxLogLines = settings.MaxLogLinesPerExecution,
             MaxProcesses = settings.MaxProcessesPerWorker,
         };
     }

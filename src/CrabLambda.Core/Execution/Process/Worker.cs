@@ -378,6 +378,7 @@ internal sealed class Worker
                 process.StandardError,
                 WorkerSettings.MaxLineBytes,
                 _settings.MaxLogBytes,
+                _settings.MaxLogLines,
                 Time);
             _output.Start();
             stopped = _stopReason;

@@ -13,14 +13,22 @@ internal sealed class WorkerOutput
     private readonly object _gate = new();
     private readonly Pump[] _pumps;
     private readonly long _maxLogBytes;
+    private readonly int _maxLogLines;
     private readonly TimeProvider _timeProvider;
 
-    public WorkerOutput(Stream stdout, Stream stderr, int maxLineBytes, long maxLogBytes, TimeProvider timeProvider)
+    public WorkerOutput(
+        Stream stdout,
+        Stream stderr,
+        int maxLineBytes,
+        long maxLogBytes,
+        int maxLogLines,
+        TimeProvider timeProvider)
     {
         _maxLogBytes = maxLogBytes;
+        _maxLogLines = maxLogLines;
         _timeProvider = timeProvider;
 
-        var first = new InvocationLog(maxLogBytes);
+        var first = new InvocationLog(maxLogBytes, maxLogLines);
         _pumps =
         [
             new Pump(this, InvocationLog.Stdout, "info", stdout, maxLineBytes, first),
@@ -93,7 +101,7 @@ internal sealed class WorkerOutput
             return;
         }
 
-        var next = new InvocationLog(_maxLogBytes);
+        var next = new InvocationLog(_maxLogBytes, _maxLogLines);
         if (other.Ended)
         {
             next.MarkStreamDone(other.Index);

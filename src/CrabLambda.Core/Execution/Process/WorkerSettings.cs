@@ -25,6 +25,9 @@ internal sealed class WorkerSettings
     /// <summary>The most log bytes kept per invocation.</summary>
     public required long MaxLogBytes { get; init; }
 
+    /// <summary>The most log lines kept per invocation, besides the note that says what was dropped.</summary>
+    public required int MaxLogLines { get; init; }
+
     /// <summary>The process limit of a worker where cgroups enforce one, for error messages.</summary>
     public int MaxProcesses { get; init; }
 

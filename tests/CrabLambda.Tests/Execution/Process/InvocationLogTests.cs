@@ -10,7 +10,7 @@ public sealed class InvocationLogTests
     [Fact]
     public void Add_WithinBudget_KeepsLinesInOrderWithLevels()
     {
-        var log = new InvocationLog(1024);
+        var log = new InvocationLog(1024, 100);
 
         Add(log, "info", "one");
         Add(log, "error", "two");
@@ -22,27 +22,59 @@ public sealed class InvocationLogTests
     }
 
     [Fact]
-    public void Add_PastBudget_DropsTheRestWithOneNote()
+    public void Add_PastByteBudget_DropsTheRestWithOneNoteCountingThem()
     {
-        var log = new InvocationLog(2048);
+        var log = new InvocationLog(2048, 100);
 
         Add(log, "info", new string('a', 1024));
         Add(log, "info", new string('b', 1024));
         Add(log, "error", "c");
         Add(log, "info", "d");
-        Add(log, "info", "e");
+        Add(log, "info", "ee");
 
         var lines = log.Snapshot();
         Assert.Equal(3, lines.Count);
         Assert.Equal(new string('b', 1024), lines[1].Message);
         Assert.Equal("error", lines[2].Level);
-        Assert.Contains("more than 2 KiB", lines[2].Message);
+        Assert.Equal("[log truncated at 2 KiB: 3 lines more dropped, 4 bytes of text]", lines[2].Message);
+    }
+
+    [Fact]
+    public void Add_EmptyLinesPastLineBudget_KeepTheBudgetAndOneNote()
+    {
+        var log = new InvocationLog(1024, 3);
+
+        for (var i = 0; i < 100_000; i++)
+        {
+            log.Add("info", [], 0, s_now);
+        }
+
+        var lines = log.Snapshot();
+        Assert.Equal(4, lines.Count);
+        Assert.All(lines.Take(3), l => Assert.Equal(string.Empty, l.Message));
+        Assert.Equal("[log truncated at 3 lines: 99997 lines more dropped, 0 bytes of text]", lines[3].Message);
+    }
+
+    [Fact]
+    public void Snapshot_WhileLinesAreStillDropped_CountsThoseDroppedSoFar()
+    {
+        var log = new InvocationLog(1024, 1);
+        Add(log, "info", "kept");
+        Add(log, "error", "dropped");
+
+        var early = log.Snapshot();
+        Add(log, "info", "also dropped");
+        var late = log.Snapshot();
+
+        Assert.Equal("[log truncated at 1 line: 1 line more dropped, 7 bytes of text]", early[1].Message);
+        Assert.Equal("[log truncated at 1 line: 2 lines more dropped, 19 bytes of text]", late[1].Message);
+        Assert.Equal("error", late[1].Level);
     }
 
     [Fact]
     public void Add_CutLine_EndsWithANoteGivingItsLength()
     {
-        var log = new InvocationLog(1024);
+        var log = new InvocationLog(1024, 100);
 
         log.Add("info", "abc"u8, 50_000, s_now);
 
@@ -52,7 +84,7 @@ public sealed class InvocationLogTests
     [Fact]
     public void Add_CutInsideACharacter_DropsTheHalfCharacter()
     {
-        var log = new InvocationLog(1024);
+        var log = new InvocationLog(1024, 100);
         var bytes = Encoding.UTF8.GetBytes("ab€");
 
         log.Add("info", bytes.AsSpan(0, 4), 100, s_now);
@@ -63,7 +95,7 @@ public sealed class InvocationLogTests
     [Fact]
     public void Completed_AfterBothStreamsAreDone_Completes()
     {
-        var log = new InvocationLog(1024);
+        var log = new InvocationLog(1024, 100);
 
         log.MarkStreamDone(InvocationLog.Stdout);
         var afterOne = log.Completed.IsCompleted;

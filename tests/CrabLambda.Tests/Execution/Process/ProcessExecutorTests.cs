@@ -316,7 +316,7 @@ public sealed class ProcessExecutorTests : IAsyncLifetime
             def handler(event):
                 mode = event.get("mode")
                 if mode == "flood":
-                    line = "x" * 99 + "\n"
+                    line = "x" * 199 + "\n"
                     for _ in range(100_000):
                         sys.stdout.write(line)
                 elif mode == "partial":
@@ -337,8 +337,8 @@ public sealed class ProcessExecutorTests : IAsyncLifetime
         var afterWide = await _harness.InvokeAsync(version);
 
         var floodLines = ExecutorHarness.Lines(flood, "info");
-        Assert.Equal(new string('x', 99), floodLines[0]);
-        Assert.Contains("more than 1024 KiB", floodLines[^1]);
+        Assert.Equal(new string('x', 199), floodLines[0]);
+        Assert.StartsWith("[log truncated at 1024 KiB: ", floodLines[^1]);
         Assert.InRange(floodLines.Sum(l => l.Length), 1000 * 1024, 1025 * 1024);
         Assert.Equal(["quiet"], ExecutorHarness.Lines(afterFlood, "info"));
         Assert.Equal(["no newline at the end"], ExecutorHarness.Lines(partial, "info"));
@@ -350,6 +350,37 @@ public sealed class ProcessExecutorTests : IAsyncLifetime
         Assert.Equal(["quiet"], ExecutorHarness.Lines(afterWide, "info"));
         var all = new[] { flood, afterFlood, partial, afterPartial, wide, afterWide };
         Assert.Single(all.Select(o => o.Output).Distinct());
+    }
+
+    [Theory]
+    [InlineData("\\n", 0)]
+    [InlineData("x\\n", 1)]
+    public async Task Execute_TwoMillionShortLines_KeepsTheLineCapAndOneNoteAndTheNextInvocationWorks(
+        string line,
+        int lineBytes)
+    {
+        var version = _harness.DeployPython($$"""
+            import sys
+
+            def handler(event):
+                if event.get("flood"):
+                    sys.stdout.write("{{line}}" * 2_000_000)
+                    sys.stderr.write("{{line}}" * 2_000_000)
+                print("quiet")
+                return "done"
+            """);
+
+        var flood = await _harness.InvokeAsync(version, """{"flood": true}""");
+        var next = await _harness.InvokeAsync(version);
+
+        Assert.Equal("\"done\"", flood.Output);
+        Assert.Equal(10_001, flood.Logs.Count);
+        var note = flood.Logs[^1].Message;
+        Assert.Equal(
+            $"[log truncated at 10000 lines: 3990001 lines more dropped, {3_990_000 * lineBytes + 5} bytes of text]",
+            note);
+        Assert.Equal("\"done\"", next.Output);
+        Assert.Equal(["quiet"], ExecutorHarness.Lines(next, "info"));
     }
 
     [Fact]

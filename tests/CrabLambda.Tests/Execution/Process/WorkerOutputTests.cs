@@ -20,6 +20,7 @@ public sealed class WorkerOutputTests : IDisposable
             new AnonymousPipeClientStream(PipeDirection.In, _stderr.ClientSafePipeHandle),
             maxLineBytes: 1024,
             maxLogBytes: 1024 * 1024,
+            maxLogLines: 10_000,
             TimeProvider.System);
         _output.Start();
     }

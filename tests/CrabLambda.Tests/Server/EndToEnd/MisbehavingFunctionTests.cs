@@ -81,6 +81,32 @@ public abstract class MisbehavingFunctionTests(ServerFixture fixture)
     }
 
     [Fact]
+    public async Task TwoMillionEmptyLines_StoreTheLineCapAndOneNote_AndTheNextInvocationSucceeds()
+    {
+        await Server.DeployAsync(
+            "blank-lines",
+            "python",
+            """
+            import sys
+            def handler(event):
+                if event.get("flood"):
+                    sys.stdout.write("\n" * 2_000_000)
+                return "written"
+            """);
+
+        var flood = await Server.InvokeAsync("blank-lines", """{"flood":true}""");
+        var next = await Server.InvokeAsync("blank-lines");
+
+        Assert.Equal("written", flood.GetProperty("output").GetString());
+        var logs = await Server.GetJsonAsync($"api/executions/{flood.GetProperty("execution_id")}/logs");
+        Assert.Equal(10_001, logs.GetArrayLength());
+        Assert.Equal(
+            "[log truncated at 10000 lines: 1990000 lines more dropped, 0 bytes of text]",
+            logs[10_000].GetProperty("message").GetString());
+        Assert.Equal("written", next.GetProperty("output").GetString());
+    }
+
+    [Fact]
     public async Task NeverResolvingPromise_TimesOut_AndTheNextInvocationSucceeds()
     {
         await Server.DeployAsync(
