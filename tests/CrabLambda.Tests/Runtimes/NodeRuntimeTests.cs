@@ -32,6 +32,19 @@ public sealed class NodeRuntimeTests : IAsyncLifetime
         };
         """;
 
+    private const string Nesting = """
+        exports.handler = async (event) => {
+          if (Array.isArray(event)) {
+            return event;
+          }
+          let value = 0;
+          for (let i = 0; i < event.depth; i++) {
+            value = [value];
+          }
+          return value;
+        };
+        """;
+
     private ExecutorHarness _harness = null!;
 
     public Task InitializeAsync()
@@ -160,6 +173,32 @@ public sealed class NodeRuntimeTests : IAsyncLifetime
         Assert.Contains(expected, failed.Error);
         Assert.Null(failed.Output);
         Assert.Equal(ExecutionStatus.Success, next.Status);
+    }
+
+    [Fact]
+    public async Task Invoke_EventNested256Levels_ComesBackAsTheOutput()
+    {
+        var version = _harness.DeployNode(Nesting);
+        var nested = Nested(256);
+
+        var outcome = await _harness.InvokeAsync(version, nested);
+
+        Assert.Equal(ExecutionStatus.Success, outcome.Status);
+        Assert.Equal(nested, outcome.Output);
+    }
+
+    [Fact]
+    public async Task Invoke_OutputNested257Levels_IsAnErrorSayingSoAndTheNextInvocationWorks()
+    {
+        var version = _harness.DeployNode(Nesting);
+
+        var tooDeep = await _harness.InvokeAsync(version, """{"depth": 257}""");
+        var next = await _harness.InvokeAsync(version, """{"depth": 2}""");
+
+        Assert.Equal(ExecutionStatus.Error, tooDeep.Status);
+        Assert.Contains("output nested deeper than 256 levels", tooDeep.Error);
+        Assert.DoesNotContain("protocol", tooDeep.Error);
+        Assert.Equal("[[0]]", next.Output);
     }
 
     [Fact]
@@ -338,4 +377,6 @@ public sealed class NodeRuntimeTests : IAsyncLifetime
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    private static string Nested(int depth) => new string('[', depth) + "0" + new string(']', depth);
 }

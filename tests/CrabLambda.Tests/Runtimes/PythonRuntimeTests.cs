@@ -42,6 +42,16 @@ public sealed class PythonRuntimeTests : IAsyncLifetime
             return {"pid": os.getpid()}
         """;
 
+    private const string Nesting = """
+        def handler(event):
+            if not isinstance(event, dict):
+                return event
+            value = 0
+            for _ in range(event["depth"]):
+                value = [value]
+            return value
+        """;
+
     private ExecutorHarness _harness = null!;
 
     public Task InitializeAsync()
@@ -210,6 +220,32 @@ public sealed class PythonRuntimeTests : IAsyncLifetime
         Assert.Contains(expected, failed.Error);
         Assert.Null(failed.Output);
         Assert.Equal(ExecutionStatus.Success, next.Status);
+    }
+
+    [Fact]
+    public async Task Invoke_EventNested256Levels_ComesBackAsTheOutput()
+    {
+        var version = _harness.DeployPython(Nesting);
+        var nested = Nested(256);
+
+        var outcome = await _harness.InvokeAsync(version, nested);
+
+        Assert.Equal(ExecutionStatus.Success, outcome.Status);
+        Assert.Equal(nested, outcome.Output);
+    }
+
+    [Fact]
+    public async Task Invoke_OutputNested257Levels_IsAnErrorSayingSoAndTheNextInvocationWorks()
+    {
+        var version = _harness.DeployPython(Nesting);
+
+        var tooDeep = await _harness.InvokeAsync(version, """{"depth": 257}""");
+        var next = await _harness.InvokeAsync(version, """{"depth": 2}""");
+
+        Assert.Equal(ExecutionStatus.Error, tooDeep.Status);
+        Assert.Contains("output nested deeper than 256 levels", tooDeep.Error);
+        Assert.DoesNotContain("protocol", tooDeep.Error);
+        Assert.Equal("[[0]]", next.Output);
     }
 
     [Fact]
@@ -387,4 +423,6 @@ public sealed class PythonRuntimeTests : IAsyncLifetime
         await Assert.ThrowsAsync<FunctionCodeException>(
             () => _harness.Python.GetLaunchAsync(version, _harness.WorkDirectory, CancellationToken.None));
     }
+
+    private static string Nested(int depth) => new string('[', depth) + "0" + new string(']', depth);
 }

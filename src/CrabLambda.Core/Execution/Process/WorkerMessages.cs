@@ -67,6 +67,16 @@ internal static class WorkerMessages
     /// <summary>How deeply an event may nest: as deep as the function client accepts.</summary>
     public const int MaxEventDepth = 256;
 
+    /// <summary>How deeply a handler's return value may nest: as deep as an event.</summary>
+    public const int MaxOutputDepth = MaxEventDepth;
+
+    // A result frame holds the output one level down.
+    private static readonly JsonDocumentOptions s_messageOptions = new() { MaxDepth = MaxOutputDepth + 1 };
+
+    // Only for a frame that failed to parse: a reader's cost stays linear however deep it goes, and the channel
+    // bounds a frame's length.
+    private static readonly JsonReaderOptions s_unboundedOptions = new() { MaxDepth = int.MaxValue };
+
     /// <summary>
     /// Checks that an event is one JSON value and returns it unchanged; an empty event is <c>{}</c>.
     /// </summary>
@@ -167,9 +177,19 @@ internal static class WorkerMessages
     /// <exception cref="WorkerProtocolException">The payload is not a protocol message.</exception>
     public static WorkerMessage Parse(ReadOnlyMemory<byte> payload, long maxOutputBytes)
     {
+        JsonDocument document;
         try
         {
-            using var document = JsonDocument.Parse(payload);
+            document = JsonDocument.Parse(payload, s_messageOptions);
+        }
+        catch (JsonException e)
+        {
+            // An output nested too deeply, or no JSON at all: only such a frame pays for a second read that tells.
+            return ParseTooDeep(payload.Span, e);
+        }
+
+        using (document)
+        {
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
@@ -187,10 +207,96 @@ internal static class WorkerMessages
                 var type => throw new WorkerProtocolException($"Unknown worker message type '{type}'."),
             };
         }
-        catch (JsonException e)
+    }
+
+    /// <summary>
+    /// Reads a frame that did not parse within the depth a message may have. A result whose output nests deeper than
+    /// an output may is the handler's failure, not the worker's; anything else breaks the protocol.
+    /// </summary>
+    /// <remarks>
+    /// A reader, not a document: a document's cost grows with the square of the depth, and a frame of brackets
+    /// within the frame limit nests millions of levels deep.
+    /// </remarks>
+    private static WorkerMessage ParseTooDeep(ReadOnlySpan<byte> payload, JsonException error)
+    {
+        string? type = null;
+        string? id = null;
+        var ok = false;
+        var outputDepth = 0;
+        try
         {
-            throw new WorkerProtocolException("A worker message is not valid JSON.", e);
+            var reader = new Utf8JsonReader(payload, s_unboundedOptions);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                throw new WorkerProtocolException("A worker message must be a JSON object.");
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var name = reader.GetString();
+                reader.Read();
+                switch (name)
+                {
+                    case "type":
+                        type = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                        break;
+                    case "id":
+                        id = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                        break;
+                    case "ok":
+                        ok = reader.TokenType == JsonTokenType.True;
+                        break;
+                    case "output":
+                        outputDepth = ReadNesting(ref reader);
+                        break;
+                }
+
+                reader.Skip();
+            }
+
+            while (reader.Read())
+            {
+                // A reader throws on anything but white space after the value.
+            }
         }
+        catch (JsonException)
+        {
+            throw new WorkerProtocolException("A worker message is not valid JSON.", error);
+        }
+
+        if (type == "result" && ok && outputDepth > MaxOutputDepth)
+        {
+            return new WorkerMessage(
+                WorkerMessageType.Result,
+                id,
+                Error: $"The handler's return value cannot be recorded: output nested deeper than {MaxOutputDepth} "
+                    + "levels, the most an output (like an event) may nest.");
+        }
+
+        throw new WorkerProtocolException(
+            $"A worker message is nested deeper than {MaxOutputDepth + 1} levels.",
+            error);
+    }
+
+    /// <summary>Reads past a value and returns how many levels it nests: 0 for a scalar, 1 for <c>[1]</c>.</summary>
+    private static int ReadNesting(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType is not (JsonTokenType.StartObject or JsonTokenType.StartArray))
+        {
+            return 0;
+        }
+
+        var outer = reader.CurrentDepth;
+        var deepest = 1;
+        while (reader.Read() && reader.CurrentDepth > outer)
+        {
+            if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+            {
+                deepest = Math.Max(deepest, reader.CurrentDepth - outer + 1);
+            }
+        }
+
+        return deepest;
     }
 
     private static WorkerMessage ParseResult(JsonElement root, long maxOutputBytes)

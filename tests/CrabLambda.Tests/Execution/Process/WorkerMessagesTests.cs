@@ -118,6 +118,57 @@ public sealed class WorkerMessagesTests
     }
 
     [Theory]
+    [InlineData(64)]
+    [InlineData(256)]
+    public void Parse_OutputNestedUpTo256Levels_IsKept(int depth)
+    {
+        var output = Nested(depth);
+
+        var message = Parse($$"""{"type":"result","id":"x","ok":true,"output":{{output}}}""", maxOutput: 1 << 20);
+
+        Assert.True(message.Ok);
+        Assert.Equal(output, message.Output);
+    }
+
+    [Theory]
+    [InlineData(257)]
+    [InlineData(1_000_000)]
+    public void Parse_OutputNestedDeeperThan256Levels_IsAFailedResultSayingSo(int depth)
+    {
+        var json = $$"""{"type":"result","id":"x","ok":true,"output":{{Nested(depth)}}}""";
+
+        var message = Parse(json, maxOutput: 1 << 24);
+
+        Assert.Equal(WorkerMessageType.Result, message.Type);
+        Assert.Equal("x", message.Id);
+        Assert.False(message.Ok);
+        Assert.Contains("output nested deeper than 256 levels", message.DescribeError());
+    }
+
+    [Theory]
+    [InlineData("""{"type":"result","id":"x","ok":true,"extra":DEEP,"output":[1]}""")]
+    [InlineData("""{"type":"result","id":"x","ok":false,"error":DEEP}""")]
+    [InlineData("""{"type":"ready","output":DEEP}""")]
+    public void Parse_DeeperThanAMessageMayNestOutsideAnOutput_Throws(string template)
+    {
+        var json = template.Replace("DEEP", Nested(300), StringComparison.Ordinal);
+
+        var error = Assert.Throws<WorkerProtocolException>(() => Parse(json));
+
+        Assert.Equal("A worker message is nested deeper than 257 levels.", error.Message);
+    }
+
+    [Fact]
+    public void Parse_DeeplyNestedInvalidJson_IsNotAProtocolMessage()
+    {
+        var json = """{"type":"result","id":"x","ok":true,"output":""" + new string('[', 300);
+
+        var error = Assert.Throws<WorkerProtocolException>(() => Parse(json));
+
+        Assert.Equal("A worker message is not valid JSON.", error.Message);
+    }
+
+    [Theory]
     [InlineData("not json")]
     [InlineData("[1]")]
     [InlineData("{\"type\":\"dance\"}")]
@@ -126,6 +177,8 @@ public sealed class WorkerMessagesTests
     {
         Assert.Throws<WorkerProtocolException>(() => Parse(json));
     }
+
+    private static string Nested(int depth) => new string('[', depth) + new string(']', depth);
 
     private static WorkerMessage Parse(string json, long maxOutput = 1024) =>
         WorkerMessages.Parse(Encoding.UTF8.GetBytes(json), maxOutput);

@@ -107,6 +107,35 @@ public abstract class MisbehavingFunctionTests(ServerFixture fixture)
     }
 
     [Fact]
+    public async Task OutputNested256Levels_IsAnsweredAndStored_AndDeeperIsAnErrorSayingSo()
+    {
+        await Server.DeployAsync(
+            "deep-output",
+            "python",
+            """
+            def handler(event):
+                if isinstance(event, list):
+                    return event
+                value = 0
+                for _ in range(event["depth"]):
+                    value = [value]
+                return value
+            """);
+        var nested = new string('[', 256) + "0" + new string(']', 256);
+
+        var deepest = await Server.InvokeAsync("deep-output", nested);
+        var tooDeep = await Server.InvokeAsync("deep-output", """{"depth":257}""");
+
+        Assert.Equal("success", deepest.GetProperty("status").GetString());
+        Assert.Equal(nested, deepest.GetProperty("output").GetRawText());
+        var stored = await Server.GetJsonAsync($"api/executions/{deepest.GetProperty("execution_id")}");
+        Assert.Equal(nested, stored.GetProperty("output").GetRawText());
+        Assert.Equal(nested, stored.GetProperty("input").GetRawText());
+        Assert.Equal("error", tooDeep.GetProperty("status").GetString());
+        Assert.Contains("output nested deeper than 256 levels", tooDeep.GetProperty("error").GetString());
+    }
+
+    [Fact]
     public async Task NeverResolvingPromise_TimesOut_AndTheNextInvocationSucceeds()
     {
         await Server.DeployAsync(
