@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// What the generated program glob-imports into the function's scope. A glob import yields to the function's own
@@ -312,8 +312,13 @@ fn read_frame(socket: &mut UnixStream) -> std::io::Result<Option<Value>>
 
     let mut body = vec![0u8; u32::from_be_bytes(prefix) as usize];
     socket.read_exact(&mut body)?;
-    serde_json::from_slice(&body)
-        .map(Some)
+
+    // serde_json stops at 128 levels by default. The host refuses events nested deeper than 256 levels, so a request
+    // nests at most 257: far within the main thread's stack.
+    let mut deserializer = serde_json::Deserializer::from_slice(&body);
+    deserializer.disable_recursion_limit();
+    Value::deserialize(&mut deserializer)
+        .and_then(|request| deserializer.end().map(|()| Some(request)))
         .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))
 }
 

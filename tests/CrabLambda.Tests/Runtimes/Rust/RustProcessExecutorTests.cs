@@ -12,6 +12,20 @@ namespace CrabLambda.Tests.Runtimes.Rust;
 [Collection(RustCollection.Name)]
 public sealed class RustProcessExecutorTests(RustRuntimeFixture fixture) : IAsyncLifetime
 {
+    private const string Nesting = """
+        fn handler(event: Value) -> Value {
+            let depth = match event.get("depth").and_then(Value::as_u64) {
+                Some(depth) => depth,
+                None => return event,
+            };
+            let mut value = json!(0);
+            for _ in 0..depth {
+                value = json!([value]);
+            }
+            value
+        }
+        """;
+
     private readonly ProcessExecutor _executor = new(
         Microsoft.Extensions.Options.Options.Create(
             new CrabLambdaOptions { WorkDirectory = fixture.NewFolder("crablambda-rust-work") }),
@@ -104,6 +118,36 @@ public sealed class RustProcessExecutorTests(RustRuntimeFixture fixture) : IAsyn
         Assert.Equal(ExecutionStatus.Success, next.Status);
         Assert.Equal("7", next.Output);
     }
+
+    [Fact]
+    public async Task ExecuteAsync_EventNested256Levels_ReachesTheHandlerAndComesBack()
+    {
+        var version = await DeployAsync(Nesting);
+        var nested = Nested(256);
+
+        var echoed = await ExecuteAsync(version, nested);
+        var inside = await ExecuteAsync(version, $$"""{"depth":0,"list":{{Nested(200)}}}""");
+
+        Assert.Equal(ExecutionStatus.Success, echoed.Status);
+        Assert.Equal(nested, echoed.Output);
+        Assert.Equal(ExecutionStatus.Success, inside.Status);
+        Assert.Equal("0", inside.Output);
+    }
+
+    [Fact]
+    public async Task ExecuteAsync_OutputNested257Levels_IsAnErrorSayingSoAndTheWorkerServesTheNext()
+    {
+        var version = await DeployAsync(Nesting);
+
+        var tooDeep = await ExecuteAsync(version, """{"depth":257}""");
+        var next = await ExecuteAsync(version, """{"depth":2}""");
+
+        Assert.Equal(ExecutionStatus.Error, tooDeep.Status);
+        Assert.Contains("output nested deeper than 256 levels", tooDeep.Error);
+        Assert.Equal("[[0]]", next.Output);
+    }
+
+    private static string Nested(int depth) => new string('[', depth) + "0" + new string(']', depth);
 
     private async Task<FunctionVersion> DeployAsync(string code, int timeoutSecs = 30)
     {
