@@ -20,6 +20,9 @@ public sealed class NodeRuntimeTests : IAsyncLifetime
             case "number": throw 42;
             case "object": throw { a: 1 };
             case "bigint": return { n: 10n };
+            case "nan": return NaN;
+            case "infinity": return { list: [1, -Infinity] };
+            case "boxed": return { n: new Number(Infinity) };
             case "circular": { const o = {}; o.self = o; return o; }
             case "function": return () => 1;
             case "exit": process.exit(3);
@@ -158,6 +161,9 @@ public sealed class NodeRuntimeTests : IAsyncLifetime
     [InlineData("number", "The handler threw a value that is not an Error: 42")]
     [InlineData("object", "The handler threw a value that is not an Error: { a: 1 }")]
     [InlineData("bigint", "not JSON: Do not know how to serialize a BigInt")]
+    [InlineData("nan", "not JSON: NaN is not a JSON number.")]
+    [InlineData("infinity", "not JSON: -Infinity is not a JSON number (at \"1\").")]
+    [InlineData("boxed", "not JSON: Infinity is not a JSON number (at \"n\").")]
     [InlineData("circular", "not JSON: Converting circular structure to JSON")]
     [InlineData("function", "not JSON: a function cannot be serialised")]
     [InlineData("exit", "The function exited with code 3 before it returned a result.")]
@@ -199,6 +205,18 @@ public sealed class NodeRuntimeTests : IAsyncLifetime
         Assert.Contains("output nested deeper than 256 levels", tooDeep.Error);
         Assert.DoesNotContain("protocol", tooDeep.Error);
         Assert.Equal("[[0]]", next.Output);
+    }
+
+    [Fact]
+    public async Task Invoke_OutputWithNulls_IsKeptAsWritten()
+    {
+        var version = _harness.DeployNode(
+            "exports.handler = async () => ({ a: null, b: 'null', c: [null, 1.5], d: undefined, e: new Date(0) });");
+
+        var outcome = await _harness.InvokeAsync(version);
+
+        Assert.Equal(ExecutionStatus.Success, outcome.Status);
+        Assert.Equal("""{"a":null,"b":"null","c":[null,1.5],"e":"1970-01-01T00:00:00.000Z"}""", outcome.Output);
     }
 
     [Fact]

@@ -172,10 +172,24 @@ function errorFrame(id, message, trace) {
   return Buffer.from(JSON.stringify(frame), "utf8");
 }
 
+// A replacer that refuses what JSON.stringify would quietly write as null.
+function refuseNonFinite(key, value) {
+  const number = typeof value === "number" ? value : value instanceof Number ? value.valueOf() : null;
+  if (number !== null && !Number.isFinite(number)) {
+    throw new TypeError(`${number} is not a JSON number${key === "" ? "" : ` (at "${key}")`}.`);
+  }
+  return value;
+}
+
 function resultFrame(id, result) {
   let output;
   try {
     output = result === undefined ? "null" : JSON.stringify(result);
+    // JSON.stringify writes NaN and the infinities as null. Only output with a null in it can hide one, so only such
+    // output pays for a second pass that looks (and calls toJSON methods and getters a second time).
+    if (output !== undefined && output.includes("null")) {
+      JSON.stringify(result, refuseNonFinite);
+    }
   } catch (error) {
     return errorFrame(id, `The handler's return value is not JSON: ${isError(error) ? error.message : error}`, null);
   }
