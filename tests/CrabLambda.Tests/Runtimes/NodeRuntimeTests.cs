@@ -48,15 +48,51 @@ public sealed class NodeRuntimeTests : IAsyncLifetime
         };
         """;
 
+    private const string LeavesErrorsBehind = """
+        const fs = require("fs");
+
+        exports.handler = async (event) => {
+          if (event.mode === "timer") {
+            setTimeout(() => {
+              fs.writeFileSync(event.flag, "");
+              throw new Error("thrown after returning");
+            }, 50);
+          }
+          if (event.mode === "watch") {
+            const watch = setInterval(() => {
+              if (fs.existsSync(event.flag)) {
+                clearInterval(watch);
+                throw new RangeError("left behind by an earlier invocation");
+              }
+            }, 10);
+          }
+          if (event.mode === "trigger") {
+            fs.writeFileSync(event.flag, "");
+            return new Promise(() => {});
+          }
+          if (event.mode === "reject") {
+            Promise.reject(new TypeError("nobody caught this"));
+            return new Promise(() => {});
+          }
+          return process.pid;
+        };
+        """;
+
     private ExecutorHarness _harness = null!;
+    private string _scratch = null!;
 
     public Task InitializeAsync()
     {
         _harness = new ExecutorHarness();
+        _scratch = Directory.CreateTempSubdirectory("crablambda-node-").FullName;
         return Task.CompletedTask;
     }
 
-    public async Task DisposeAsync() => await _harness.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        await _harness.DisposeAsync();
+        Directory.Delete(_scratch, recursive: true);
+    }
 
     [Fact]
     public async Task Invoke_ExportedHandler_ReturnsOutputLogsAndMemory()
@@ -217,6 +253,64 @@ public sealed class NodeRuntimeTests : IAsyncLifetime
 
         Assert.Equal(ExecutionStatus.Success, outcome.Status);
         Assert.Equal("""{"a":null,"b":"null","c":[null,1.5],"e":"1970-01-01T00:00:00.000Z"}""", outcome.Output);
+    }
+
+    [Fact]
+    public async Task Invoke_TimerThrowsBetweenInvocations_ItsStackIsInTheNextInvocationsLogsOnTheSameWorker()
+    {
+        var version = _harness.DeployNode(LeavesErrorsBehind);
+        var flag = Path.Combine(_scratch, "thrown");
+
+        var armed = await _harness.InvokeAsync(version, JsonSerializer.Serialize(new { mode = "timer", flag }));
+        await ExecutorHarness.WaitUntilAsync(() => File.Exists(flag), "the timer ran");
+        var next = await _harness.InvokeAsync(version);
+
+        Assert.Equal(ExecutionStatus.Success, armed.Status);
+        Assert.Equal(ExecutionStatus.Success, next.Status);
+        Assert.Equal(armed.Output, next.Output);
+        var logged = string.Join("\n", ExecutorHarness.Lines(next, "error"));
+        Assert.StartsWith(
+            "Uncaught exception (thrown by a timer or callback, outside the handler's promise): "
+                + "Error: thrown after returning\n    at ",
+            logged);
+        Assert.Contains("(function.cjs:7:", logged);
+    }
+
+    [Fact]
+    public async Task Invoke_TimerOfAnEarlierInvocationThrowsDuringThisOne_FailsItWithTheErrorAndTheWorkerGoesOn()
+    {
+        var version = _harness.DeployNode(LeavesErrorsBehind);
+        var flag = Path.Combine(_scratch, "trigger");
+
+        var watching = await _harness.InvokeAsync(version, JsonSerializer.Serialize(new { mode = "watch", flag }));
+        var failed = await _harness.InvokeAsync(version, JsonSerializer.Serialize(new { mode = "trigger", flag }));
+        var next = await _harness.InvokeAsync(version);
+
+        Assert.Equal(ExecutionStatus.Error, failed.Status);
+        Assert.StartsWith(
+            "Uncaught exception (thrown by a timer or callback, outside the handler's promise): "
+                + "RangeError: left behind by an earlier invocation\n    at ",
+            failed.Error);
+        Assert.Contains("(function.cjs:14:", failed.Error);
+        Assert.Equal(ExecutionStatus.Success, next.Status);
+        Assert.Equal(watching.Output, next.Output);
+    }
+
+    [Fact]
+    public async Task Invoke_UnhandledRejection_FailsTheInvocationWithTheErrorAndTheWorkerGoesOn()
+    {
+        var version = _harness.DeployNode(LeavesErrorsBehind);
+
+        var first = await _harness.InvokeAsync(version);
+        var failed = await _harness.InvokeAsync(version, """{"mode": "reject"}""");
+        var next = await _harness.InvokeAsync(version);
+
+        Assert.Equal(ExecutionStatus.Error, failed.Status);
+        Assert.StartsWith(
+            "Unhandled promise rejection (a promise nothing awaited or caught): TypeError: nobody caught this\n",
+            failed.Error);
+        Assert.Contains("(function.cjs:23:", failed.Error);
+        Assert.Equal(first.Output, next.Output);
     }
 
     [Fact]

@@ -23,6 +23,8 @@ const MAX_TRACE = 256 * 1024;
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 // Traces name the function's file without the host folder it sits in.
 let codePrefix = null;
+// The invocation being served, which an error thrown outside its handler's promise fails; null between invocations.
+let current = null;
 
 class LoadError extends Error {}
 
@@ -200,18 +202,56 @@ function resultFrame(id, result) {
   return Buffer.concat([Buffer.from(head, "utf8"), Buffer.from(output, "utf8"), Buffer.from("}", "utf8")]);
 }
 
-async function invoke(channel, handler, message) {
+// Serves one invocation. It ends when the handler's promise settles, or earlier when an error thrown outside that
+// promise fails it; a handler that settles after that is ignored.
+function invoke(channel, handler, message) {
   const id = message.id;
   const marker = Buffer.from(`\n${message.marker}\n`, "ascii");
   const context = makeContext(message.context, message.deadline_ms);
-  let frame;
-  try {
-    frame = resultFrame(id, await handler(message.event, context));
-  } catch (error) {
-    frame = errorFrame(id, describe(error), traceOf(error));
+  return new Promise((resolve) => {
+    const invocation = {
+      finish(frame) {
+        if (current !== invocation) {
+          return;
+        }
+        current = null;
+        endOutput(marker);
+        channel.send(frame);
+        resolve();
+      },
+      fail(text, trace) {
+        invocation.finish(errorFrame(id, text, trace));
+      },
+    };
+    current = invocation;
+
+    let settled;
+    try {
+      settled = Promise.resolve(handler(message.event, context));
+    } catch (error) {
+      settled = Promise.reject(error);
+    }
+    settled.then(
+      (result) => invocation.finish(resultFrame(id, result)),
+      (error) => invocation.fail(describe(error), traceOf(error)),
+    );
+  });
+}
+
+// An error thrown by a timer or a callback, or a rejected promise nobody handled, would end the worker. It fails the
+// invocation being served instead, as AWS Lambda's Node.js runtime does, whichever invocation left the timer behind;
+// between invocations its stack goes to stderr, so it lands in the next invocation's logs. The worker goes on.
+function onStrayError(kind, error) {
+  const text = `${kind}: ${describe(error)}`;
+  const stack = traceOf(error);
+  const trace = stack && stack.startsWith(describe(error))
+    ? `${kind}: ${stack}`
+    : [text, stack].filter(Boolean).join("\n");
+  if (current !== null) {
+    current.fail(text, trace);
+    return;
   }
-  endOutput(marker);
-  channel.send(frame);
+  writeAll(2, Buffer.from(`${trace}\n`, "utf8"));
 }
 
 function load(modulePath, name) {
@@ -266,6 +306,10 @@ async function main() {
     socket.once("error", reject);
   });
   const channel = new Channel(socket);
+  process.on("uncaughtException", (error) =>
+    onStrayError("Uncaught exception (thrown by a timer or callback, outside the handler's promise)", error));
+  process.on("unhandledRejection", (reason) =>
+    onStrayError("Unhandled promise rejection (a promise nothing awaited or caught)", reason));
 
   let handler;
   try {
