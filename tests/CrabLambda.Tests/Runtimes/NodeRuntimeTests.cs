@@ -314,6 +314,27 @@ public sealed class NodeRuntimeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Invoke_ChildProcess_DoesNotInheritTheProtocolSocket()
+    {
+        var version = _harness.DeployNode("""
+            const { execFileSync } = require("child_process");
+            const listing = "cd /proc/$$/fd && for f in *; do echo $f $(readlink $f); done";
+
+            exports.handler = async () => execFileSync("/bin/sh", ["-c", listing], { encoding: "utf8" });
+            """);
+
+        var outcome = await _harness.InvokeAsync(version);
+
+        Assert.Equal(ExecutionStatus.Success, outcome.Status);
+        var descriptors = JsonSerializer.Deserialize<string>(outcome.Output!)!
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split(' ', 2))
+            .ToDictionary(parts => int.Parse(parts[0]), parts => parts.Length > 1 ? parts[1] : "");
+        Assert.Subset(descriptors.Keys.ToHashSet(), new HashSet<int> { 0, 1, 2 });
+        Assert.DoesNotContain(descriptors, d => d.Key > 2 && d.Value.StartsWith("socket:", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Invoke_ThrownError_HasTheStackOfTheFunctionOnly()
     {
         var version = _harness.DeployNode(Misbehaving);

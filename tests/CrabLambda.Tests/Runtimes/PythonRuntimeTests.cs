@@ -42,6 +42,8 @@ public sealed class PythonRuntimeTests : IAsyncLifetime
             return {"pid": os.getpid()}
         """;
 
+    private const string ReturnsPidCode = "import os\n\ndef handler(event):\n    return os.getpid()\n";
+
     private const string Nesting = """
         def handler(event):
             if not isinstance(event, dict):
@@ -246,6 +248,116 @@ public sealed class PythonRuntimeTests : IAsyncLifetime
         Assert.Contains("output nested deeper than 256 levels", tooDeep.Error);
         Assert.DoesNotContain("protocol", tooDeep.Error);
         Assert.Equal("[[0]]", next.Output);
+    }
+
+    [Fact]
+    public async Task Invoke_FunctionWritesAResultToDescriptor3_DoesNotReachTheProtocolSocket()
+    {
+        var version = _harness.DeployPython("""
+            import errno, os
+
+            def handler(event):
+                try:
+                    os.write(3, b'{"type":"result","id":"x","ok":true,"output":1}\n')
+                    return "written"
+                except OSError as error:
+                    return errno.errorcode[error.errno]
+            """);
+
+        var outcome = await _harness.InvokeAsync(version);
+        var next = await _harness.InvokeAsync(version);
+
+        Assert.Equal("\"EBADF\"", outcome.Output);
+        Assert.Equal("\"EBADF\"", next.Output);
+    }
+
+    [Fact]
+    public async Task Invoke_FunctionWritesJsonToTheProtocolSocket_IsAMalformedFrameAndTheNextInvocationWorks()
+    {
+        var version = _harness.DeployPython("""
+            import os
+
+            def handler(event):
+                if not event.get("write"):
+                    return "fine"
+                for name in os.listdir("/proc/self/fd"):
+                    try:
+                        target = os.readlink("/proc/self/fd/" + name)
+                    except OSError:
+                        continue
+                    if target.startswith("socket:"):
+                        os.write(int(name), b'{"type":"result","id":"x","ok":true,"output":1}\n')
+                        return int(name)
+                return None
+            """);
+
+        var broken = await _harness.InvokeAsync(version, """{"write": true}""");
+        var next = await _harness.InvokeAsync(version);
+
+        Assert.Equal(ExecutionStatus.Error, broken.Status);
+        Assert.StartsWith(
+            "The worker broke the worker protocol: It sent a malformed frame: its length prefix 7B227479 announces "
+                + "2065855609 bytes",
+            broken.Error);
+        Assert.EndsWith("Writing to the worker's protocol socket from the function does this.", broken.Error);
+        Assert.Equal("\"fine\"", next.Output);
+    }
+
+    [Fact]
+    public async Task Invoke_FunctionSendsAResultOfItsOwn_ReplacesItsResultAndBreaksOnlyItsWorkersNextInvocation()
+    {
+        var version = _harness.DeployPython("""
+            import json, os, struct
+
+            def handler(event, context):
+                if not event.get("forge"):
+                    return os.getpid()
+                for name in os.listdir("/proc/self/fd"):
+                    try:
+                        target = os.readlink("/proc/self/fd/" + name)
+                    except OSError:
+                        continue
+                    if target.startswith("socket:"):
+                        frame = {"type": "result", "id": context.execution_id, "ok": True, "output": "forged"}
+                        payload = json.dumps(frame).encode()
+                        os.write(int(name), struct.pack(">I", len(payload)) + payload)
+                return "genuine"
+            """);
+        var other = _harness.DeployPython(ReturnsPidCode);
+
+        var forged = await _harness.InvokeAsync(version, """{"forge": true}""");
+        var next = await _harness.InvokeAsync(version);
+        var afterThat = await _harness.InvokeAsync(version);
+        var unaffected = await _harness.InvokeAsync(other);
+
+        Assert.Equal(ExecutionStatus.Success, forged.Status);
+        Assert.Equal("\"forged\"", forged.Output);
+        Assert.Equal(ExecutionStatus.Error, next.Status);
+        Assert.Equal("The worker broke the worker protocol: it answered another execution.", next.Error);
+        Assert.Equal(ExecutionStatus.Success, afterThat.Status);
+        Assert.Equal(ExecutionStatus.Success, unaffected.Status);
+    }
+
+    [Fact]
+    public async Task Invoke_ChildProcess_DoesNotInheritTheProtocolSocket()
+    {
+        var version = _harness.DeployPython("""
+            import subprocess
+
+            def handler(event):
+                listing = "cd /proc/$$/fd && for f in *; do echo $f $(readlink $f); done"
+                return subprocess.run(["/bin/sh", "-c", listing], capture_output=True, text=True).stdout
+            """);
+
+        var outcome = await _harness.InvokeAsync(version);
+
+        Assert.Equal(ExecutionStatus.Success, outcome.Status);
+        var descriptors = JsonSerializer.Deserialize<string>(outcome.Output!)!
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split(' ', 2))
+            .ToDictionary(parts => int.Parse(parts[0]), parts => parts.Length > 1 ? parts[1] : "");
+        Assert.Subset(descriptors.Keys.ToHashSet(), new HashSet<int> { 0, 1, 2 });
+        Assert.DoesNotContain(descriptors, d => d.Key > 2 && d.Value.StartsWith("socket:", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -24,6 +24,8 @@ _WORKER_FILE = os.path.abspath(__file__)
 _code_prefix = None
 _MAX_TEXT = 64 * 1024
 _MAX_TRACE = 256 * 1024
+# The lowest descriptor the protocol socket is moved to, away from the 3 a first open file or socket would get.
+_SOCKET_FD = 1000
 
 
 class Context:
@@ -85,6 +87,23 @@ class _Channel:
                 return None
             received += read
         return bytes(buffer)
+
+
+def _move_out_of_reach(sock):
+    """Moves the socket to a high descriptor, close-on-exec, so that a function writing to fd 3 does not reach it.
+
+    Only an accident is prevented: the function runs in this process and can still find the socket.
+    """
+    try:
+        import fcntl
+
+        high = fcntl.fcntl(sock.fileno(), fcntl.F_DUPFD_CLOEXEC, _SOCKET_FD)
+    except (ImportError, OSError):
+        # No fcntl module, or a descriptor limit below _SOCKET_FD: the socket stays where it is.
+        return sock
+    moved = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, high)
+    sock.close()
+    return moved
 
 
 class _LoadError(Exception):
@@ -272,7 +291,7 @@ def main():
 
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(socket_path)
-    channel = _Channel(sock)
+    channel = _Channel(_move_out_of_reach(sock))
 
     if len(sys.argv) == 3:
         module_path, handler_name = sys.argv[1], sys.argv[2]

@@ -6,7 +6,8 @@
 
 use std::fmt::Display;
 use std::io::{Read, Write};
-use std::os::unix::io::FromRawFd;
+use std::os::raw::c_int;
+use std::os::unix::io::{AsRawFd, FromRawFd};
 use std::os::unix::net::UnixStream;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex;
@@ -165,6 +166,34 @@ fn to_output<T: Serialize + ?Sized>(value: &T) -> Result<Value, Failure>
         .map_err(|error| Failure::new(format!("The handler returned a value that is not JSON: {}", error)))
 }
 
+/// The lowest descriptor the protocol socket is moved to, away from the 3 a first open file or socket would get.
+const SOCKET_FD: c_int = 1000;
+
+/// Linux's `F_DUPFD_CLOEXEC`: duplicate to the lowest free descriptor at or above the argument, close-on-exec.
+const F_DUPFD_CLOEXEC: c_int = 1030;
+
+extern "C"
+{
+    fn fcntl(fd: c_int, command: c_int, ...) -> c_int;
+}
+
+/// Moves the socket to a high descriptor, close-on-exec, so that a function writing to fd 3 does not reach it. Only
+/// an accident is prevented: the function runs in this process and can still find the socket.
+fn move_out_of_reach(socket: UnixStream) -> UnixStream
+{
+    // SAFETY: F_DUPFD_CLOEXEC only duplicates the descriptor the stream owns; the new stream owns the duplicate.
+    let high = unsafe { fcntl(socket.as_raw_fd(), F_DUPFD_CLOEXEC, SOCKET_FD) };
+    if high < 0
+    {
+        // A descriptor limit below SOCKET_FD: the socket stays where it is.
+        return socket;
+    }
+
+    drop(socket);
+    // SAFETY: `high` is a fresh descriptor of a connected Unix stream socket that nothing else owns.
+    unsafe { UnixStream::from_raw_fd(high) }
+}
+
 /// The last panic's message and location, left by the panic hook for the invocation that caught it.
 static LAST_PANIC: Mutex<Option<(String, Option<String>)>> = Mutex::new(None);
 
@@ -184,7 +213,7 @@ where
     std::env::remove_var("CRABLAMBDA_SOCKET");
     let mut socket = match UnixStream::connect(&path)
     {
-        Ok(socket) => socket,
+        Ok(socket) => move_out_of_reach(socket),
         Err(error) => fail(&format!("cannot connect to the host: {}", error)),
     };
 

@@ -149,6 +149,29 @@ public sealed class RustProcessExecutorTests(RustRuntimeFixture fixture) : IAsyn
 
     private static string Nested(int depth) => new string('[', depth) + "0" + new string(']', depth);
 
+    [Fact]
+    public async Task ExecuteAsync_FunctionWritesAResultToDescriptor3_DoesNotReachTheProtocolSocket()
+    {
+        var version = await DeployAsync("""
+            use std::io::Write;
+            use std::os::unix::io::FromRawFd;
+
+            fn handler(_event: Value) -> String {
+                let mut three = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(3) });
+                match three.write_all(b"{\"type\":\"result\",\"id\":\"x\",\"ok\":true,\"output\":1}\n") {
+                    Ok(()) => "written".to_string(),
+                    Err(error) => format!("{:?}", error.raw_os_error()),
+                }
+            }
+            """);
+
+        var outcome = await ExecuteAsync(version, "{}");
+        var next = await ExecuteAsync(version, "{}");
+
+        Assert.Equal("\"Some(9)\"", outcome.Output);
+        Assert.Equal("\"Some(9)\"", next.Output);
+    }
+
     private async Task<FunctionVersion> DeployAsync(string code, int timeoutSecs = 30)
     {
         var version = RustRuntimeFixture.Version(code) with { TimeoutSecs = timeoutSecs };
