@@ -107,7 +107,7 @@ internal sealed class InvocationLog
         }
     }
 
-    /// <summary>Puts the note where the first dropped line would have been; its counts are filled in when read.</summary>
+    /// <summary>Puts the note where the first dropped line would have been; its text is made when it is read.</summary>
     private void StartDropping(string limit, string level, long totalBytes, DateTimeOffset timestamp)
     {
         _limit = limit;
