@@ -1,6 +1,8 @@
 using System.Text.Json;
 using CrabLambda.Execution;
 using CrabLambda.Execution.Process;
+using CrabLambda.Execution.Sandbox;
+using CrabLambda.Tests.Infrastructure;
 using CrabLambda.Runtimes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -46,6 +48,23 @@ public sealed class ProcessExecutorTests : IAsyncLifetime
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         Assert.Equal(pid.ToString(), fields[2]);
         Assert.Equal(pid.ToString(), fields[3]);
+    }
+
+    [Theory]
+    [InlineData(IsolationMode.None)]
+    [InlineData(IsolationMode.Sandbox)]
+    public async Task Execute_AnyIsolation_WorkerLeadsASessionApartFromTheServers(IsolationMode isolation)
+    {
+        // A terminal's Ctrl-C signals the server's whole process group: no worker process may be in it.
+        await using var harness = new ExecutorHarness(isolation: isolation);
+        var version = harness.DeployPython(ReturnsPid);
+
+        var result = await harness.InvokeAsync(version);
+
+        Assert.True(result.Status == ExecutionStatus.Success, result.Error);
+        var worker = Assert.Single(harness.Executor.GetWorkerProcessIds(version.FunctionId));
+        Assert.Equal((worker, worker), ProcessIds.GroupAndSession(worker));
+        Assert.NotEqual(ProcessIds.GroupAndSession(Environment.ProcessId).Session, worker);
     }
 
     [Fact]
