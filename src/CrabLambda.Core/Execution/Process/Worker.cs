@@ -555,10 +555,24 @@ internal sealed class Worker
             message = null;
         }
 
-        var outcome = message is null
-            ? await DiedAsync(request, log, startedAt, oomKillsBefore).ConfigureAwait(false)
-            : await FinishAsync(request, message, log, startedAt).ConfigureAwait(false);
-        return AttributeLimits(outcome, process, oomKillsBefore, limitHitsBefore);
+        if (message is not null)
+        {
+            var finished = await FinishAsync(request, message, log, startedAt).ConfigureAwait(false);
+            return AttributeLimits(finished, process, oomKillsBefore, limitHitsBefore);
+        }
+
+        // Logged once the cause is known, so that the log says what the answer says.
+        var died = await DiedAsync(log, startedAt, oomKillsBefore).ConfigureAwait(false);
+        died = AttributeLimits(died, process, oomKillsBefore, limitHitsBefore);
+        ProcessExecutorLog.WorkerDied(
+            _settings.Logger,
+            Id,
+            process.Id,
+            FunctionName,
+            Version.Version,
+            request.ExecutionId,
+            died.Error!);
+        return died;
     }
 
     /// <summary>
@@ -654,11 +668,7 @@ internal sealed class Worker
         return Outcome(ExecutionStatus.Timeout, null, error, duration, peak, lines);
     }
 
-    private async Task<ExecutionOutcome> DiedAsync(
-        ExecutionRequest request,
-        InvocationLog log,
-        long startedAt,
-        long oomKillsBefore)
+    private async Task<ExecutionOutcome> DiedAsync(InvocationLog log, long startedAt, long oomKillsBefore)
     {
         var duration = Time.GetElapsedTime(startedAt);
         var process = _process!;
@@ -673,12 +683,14 @@ internal sealed class Worker
             status = ExecutionStatus.Error;
             error = DescribeStop(reason);
         }
-        else if (exitCode == SignalExitBase + NativeMethods.SigKill
+        else if (!process.HasOwnMemoryGroup
+            && exitCode == SignalExitBase + NativeMethods.SigKill
             && oomKillsBefore >= 0
             && process.ReadOomKillCount() > oomKillsBefore)
         {
             // NOTE: without a memory cgroup the kernel only kills for memory when the whole host runs short; a rise of
             // its kill counter while the worker died of SIGKILL is the best evidence there is that it was the cause.
+            // A worker with a group of its own is judged on that group's counter (AttributeLimits).
             status = ExecutionStatus.Oom;
             error = "The function was killed by the kernel's out-of-memory killer: the host ran out of memory.";
         }
@@ -688,14 +700,6 @@ internal sealed class Worker
             error = DescribeExit(exitCode, "before it returned a result");
         }
 
-        ProcessExecutorLog.WorkerDied(
-            _settings.Logger,
-            Id,
-            process.Id,
-            FunctionName,
-            Version.Version,
-            request.ExecutionId,
-            error);
         var lines = await DrainAsync(log).ConfigureAwait(false);
         return Outcome(status, null, error, duration, process.ReadPeakMemoryBytes(), lines);
     }
