@@ -352,7 +352,7 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
         }
 
         var worker = candidate.Worker;
-        string? problem = null;
+        AssignRefusal? problem = null;
         try
         {
             // A start that failed was logged, and its worker is stopped already.
@@ -390,15 +390,25 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
             generic.Taking.Remove(candidate);
         }
 
-        // A worker stopped under the take by a shutdown has nothing to report.
-        if (problem is not null && !_disposed)
+        // A version whose limit is below a waiting interpreter's memory is routine; a worker stopped under the take by
+        // a shutdown has nothing to report.
+        if (problem is { AboveMemoryLimit: true })
+        {
+            ProcessExecutorLog.GenericWorkerAboveMemoryLimit(
+                _settings.Logger,
+                worker.Id,
+                request.Version.MemoryMb,
+                request.FunctionName,
+                request.Version.Version);
+        }
+        else if (problem is not null && !_disposed)
         {
             ProcessExecutorLog.GenericWorkerNotTaken(
                 _settings.Logger,
                 worker.Id,
                 request.FunctionName,
                 request.Version.Version,
-                problem);
+                problem.Reason);
         }
 
         await StopGenericAsync(worker, StopReason.Failed).ConfigureAwait(false);

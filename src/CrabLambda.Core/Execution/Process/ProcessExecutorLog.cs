@@ -131,6 +131,19 @@ internal static partial class ProcessExecutorLog
         string reason);
 
     [LoggerMessage(
+        EventId = 1114,
+        EventName = "GenericWorkerAboveMemoryLimit",
+        Level = LogLevel.Debug,
+        Message = "Pre-started worker {WorkerId} already uses more than the {MemoryMb} MB of {FunctionName} version "
+            + "{Version}, which starts a worker of its own.")]
+    public static partial void GenericWorkerAboveMemoryLimit(
+        ILogger logger,
+        string workerId,
+        int memoryMb,
+        string functionName,
+        int version);
+
+    [LoggerMessage(
         EventId = 1107,
         EventName = "InterpreterResolved",
         Level = LogLevel.Information,

@@ -33,6 +33,7 @@ internal sealed class Worker
     private FunctionVersion? _version;
     private string? _functionName;
     private ReadOnlyMemory<byte>? _loadFrame;
+    private long _oomKillsBeforeLoad;
     private Socket? _listener;
     private WorkerChannel? _channel;
     private IWorkerProcess? _process;
@@ -157,13 +158,14 @@ internal sealed class Worker
         InvocationLog log;
         if (_state is WorkerState.New or WorkerState.Waiting)
         {
+            // The handler's run time is what an invocation reports, so one whose worker did not start reports none.
             if (_state == WorkerState.New)
             {
                 var launchError = await LaunchAsync(cancellationToken).ConfigureAwait(false);
                 if (launchError is not null)
                 {
                     _state = WorkerState.Broken;
-                    return Outcome(ExecutionStatus.Error, null, launchError, startedAt, null, []);
+                    return Outcome(ExecutionStatus.Error, null, launchError, TimeSpan.Zero, null, []);
                 }
             }
 
@@ -172,10 +174,18 @@ internal sealed class Worker
             if (startError is not null)
             {
                 _state = WorkerState.Broken;
+                var status = ExecutionStatus.Error;
+                if (RanOutOfMemoryWhileStarting())
+                {
+                    status = ExecutionStatus.Oom;
+                    startError = $"The function needed more than its memory limit of {Version.MemoryMb} MB to start: "
+                        + "the kernel's out-of-memory killer stopped its worker while it loaded.";
+                }
+
                 ProcessExecutorLog.WorkerStartFailed(_settings.Logger, Id, FunctionName, Version.Version, startError);
                 Kill(StopReason.Failed);
                 var lines = await DrainAsync(log).ConfigureAwait(false);
-                return Outcome(ExecutionStatus.Error, null, startError, startedAt, null, lines);
+                return Outcome(status, null, startError, TimeSpan.Zero, null, lines);
             }
         }
         else
@@ -262,26 +272,33 @@ internal sealed class Worker
     /// the code into the worker's own code folder and sets the version's limits on it. Returns why it cannot take
     /// the version (the worker must then be stopped), or null.
     /// </summary>
-    public async Task<string?> AssignAsync(
+    public async Task<AssignRefusal?> AssignAsync(
         FunctionVersion version,
         string functionName,
         CancellationToken cancellationToken)
     {
         if (!IsWaitingForVersion)
         {
-            return "the worker is not waiting for a function";
+            return new AssignRefusal("the worker is not waiting for a function", AboveMemoryLimit: false);
         }
 
         try
         {
             var load = await _runtime.GetLoadAsync(version, _codeDirectory, cancellationToken).ConfigureAwait(false);
-            var codePath = _process!.AssignVersion(version, load.CodePath);
+
+            // Before the limit is set: lowered below the usage on cgroup v2, it makes the kernel kill in the group.
+            _oomKillsBeforeLoad = _process!.HasOwnMemoryGroup ? _process.ReadOomKillCount() : 0;
+            var codePath = _process.AssignVersion(version, load.CodePath);
             _loadFrame = WorkerMessages.BuildLoad(codePath, load.Handler);
+        }
+        catch (MemoryLimitBelowUsageException e)
+        {
+            return new AssignRefusal(e.Message, AboveMemoryLimit: true);
         }
         catch (Exception e) when (e is FunctionCodeException or IOException or UnauthorizedAccessException
             or InvalidOperationException or ArgumentException or NotSupportedException)
         {
-            return e.Message;
+            return new AssignRefusal(e.Message, AboveMemoryLimit: false);
         }
 
         _version = version;
@@ -574,6 +591,15 @@ internal sealed class Worker
             died.Error!);
         return died;
     }
+
+    /// <summary>
+    /// Whether the kernel's OOM killer killed in the worker's own memory group while it started and loaded the
+    /// function: a fresh group counts from zero, a generic worker from when it was given the version.
+    /// </summary>
+    private bool RanOutOfMemoryWhileStarting() =>
+        _stopReason is null
+        && _process is { HasOwnMemoryGroup: true } process
+        && process.ReadOomKillCount() > _oomKillsBeforeLoad;
 
     /// <summary>
     /// Names the limit a failed invocation ran into, from the kernel's own counters for the worker's group: a kill
@@ -917,6 +943,13 @@ internal sealed class Worker
             peakBytes is { } bytes ? Math.Round(bytes / (1024.0 * 1024.0), 2) : null,
             logs);
 }
+
+/// <summary>Why a generic worker cannot be given a version.</summary>
+/// <param name="Reason">What stood in the way.</param>
+/// <param name="AboveMemoryLimit">
+/// Whether it already uses more memory than the version may: an expected outcome of a small memory limit, not a fault.
+/// </param>
+internal sealed record AssignRefusal(string Reason, bool AboveMemoryLimit);
 
 /// <summary>Why a worker was stopped.</summary>
 internal enum StopReason

@@ -80,24 +80,16 @@ internal sealed class CgroupV1Host : CgroupHost
 
         public override void SetLimits(CgroupLimits limits)
         {
-            var bytes = limits.MemoryBytes.ToString(CultureInfo.InvariantCulture);
-            var limit = Path.Join(_memory, "memory.limit_in_bytes");
-
-            // Where swap is accounted, memory plus swap gets the same limit so a function cannot swap past it. The
-            // kernel keeps memory at or below memory plus swap, so a raise writes that first and a cut writes it last.
-            var memsw = Path.Join(_memory, "memory.memsw.limit_in_bytes");
-            var swapAccounted = File.Exists(memsw);
-            var raise = (ReadNumber(limit) ?? long.MaxValue) < limits.MemoryBytes;
-            if (swapAccounted && raise)
+            try
             {
-                Write(memsw, bytes);
+                SetMemoryLimit(limits.MemoryBytes);
             }
-
-            // Refused with EBUSY when the group already uses more than the new limit.
-            Write(limit, bytes);
-            if (swapAccounted && !raise)
+            catch (IOException e) when (ReadNumber(Path.Join(_memory, "memory.usage_in_bytes")) > limits.MemoryBytes)
             {
-                Write(memsw, bytes);
+                // The kernel refuses (EBUSY) a limit below what the group uses and cannot reclaim.
+                throw new MemoryLimitBelowUsageException(
+                    $"the group uses more than the limit of {limits.MemoryBytes / (1024 * 1024)} MB",
+                    e);
             }
 
             Write(Path.Join(_pids, "pids.max"), limits.MaxProcesses.ToString(CultureInfo.InvariantCulture));
@@ -138,5 +130,27 @@ internal sealed class CgroupV1Host : CgroupHost
         }
 
         protected override bool TryRemove() => folders.Values.All(TryRemoveDirectory);
+
+        private void SetMemoryLimit(long memoryBytes)
+        {
+            var bytes = memoryBytes.ToString(CultureInfo.InvariantCulture);
+            var limit = Path.Join(_memory, "memory.limit_in_bytes");
+
+            // Where swap is accounted, memory plus swap gets the same limit so a function cannot swap past it. The
+            // kernel keeps memory at or below memory plus swap, so a raise writes that first and a cut writes it last.
+            var memsw = Path.Join(_memory, "memory.memsw.limit_in_bytes");
+            var swapAccounted = File.Exists(memsw);
+            var raise = (ReadNumber(limit) ?? long.MaxValue) < memoryBytes;
+            if (swapAccounted && raise)
+            {
+                Write(memsw, bytes);
+            }
+
+            Write(limit, bytes);
+            if (swapAccounted && !raise)
+            {
+                Write(memsw, bytes);
+            }
+        }
     }
 }
