@@ -61,6 +61,12 @@ public sealed record ServerSettings
     /// </summary>
     public int PrestartedWorkers { get; init; } = 2;
 
+    /// <summary>
+    /// Idle warm workers kept across the server, the least recently used stopped past it: <c>MAX_IDLE_WORKERS</c>,
+    /// default 32; 0 keeps none.
+    /// </summary>
+    public int MaxIdleWorkers { get; init; } = 32;
+
     /// <summary>The Docker engine for <c>EXECUTOR=docker</c>: <c>DOCKER_HOST</c>.</summary>
     public required string DockerHost { get; init; }
 
@@ -102,6 +108,7 @@ public sealed record ServerSettings
             Isolation = reader.Choice("ISOLATION", IsolationMode.Auto),
             FunctionNetwork = reader.Boolean("FUNCTION_NETWORK", false),
             PrestartedWorkers = reader.Integer("PRESTARTED_WORKERS", 2, 0, 16),
+            MaxIdleWorkers = reader.Integer("MAX_IDLE_WORKERS", 32, 0, 10000),
             DockerHost = reader.Text("DOCKER_HOST") ?? "unix:///var/run/docker.sock",
             DockerImages = reader.WithPrefix("DOCKER_IMAGE_"),
             PythonInterpreter = reader.Program("CRABLAMBDA_PYTHON"),
@@ -140,6 +147,7 @@ public sealed record ServerSettings
         options.ExecutionLogRetentionDays = ExecutionLogRetentionDays;
         options.DefaultNetwork = FunctionNetwork;
         options.PrestartedWorkersPerRuntime = PrestartedWorkers;
+        options.MaxIdleWorkers = MaxIdleWorkers;
         options.Isolation = Isolation;
     }
 

@@ -27,6 +27,7 @@ public sealed class ServerSettingsTests
         Assert.Equal(IsolationMode.Auto, settings.Isolation);
         Assert.False(settings.FunctionNetwork);
         Assert.Equal(2, settings.PrestartedWorkers);
+        Assert.Equal(32, settings.MaxIdleWorkers);
         Assert.Equal("unix:///var/run/docker.sock", settings.DockerHost);
         Assert.Empty(settings.DockerImages);
     }
@@ -51,6 +52,7 @@ public sealed class ServerSettingsTests
             ["ISOLATION"] = "none",
             ["FUNCTION_NETWORK"] = "1",
             ["PRESTARTED_WORKERS"] = "0",
+            ["MAX_IDLE_WORKERS"] = "0",
             ["DOCKER_HOST"] = "tcp://127.0.0.1:2375",
             ["DOCKER_IMAGE_PYTHON"] = "python:3.12-slim",
         });
@@ -69,6 +71,7 @@ public sealed class ServerSettingsTests
         Assert.Equal(IsolationMode.None, settings.Isolation);
         Assert.True(settings.FunctionNetwork);
         Assert.Equal(0, settings.PrestartedWorkers);
+        Assert.Equal(0, settings.MaxIdleWorkers);
         Assert.Equal("tcp://127.0.0.1:2375", settings.DockerHost);
         Assert.Equal("python:3.12-slim", settings.DockerImages["python"]);
     }
@@ -105,6 +108,7 @@ public sealed class ServerSettingsTests
     [InlineData("FUNCTION_NETWORK", "sometimes", "FUNCTION_NETWORK=sometimes")]
     [InlineData("PRESTARTED_WORKERS", "17", "0 to 16")]
     [InlineData("PRESTARTED_WORKERS", "-1", "PRESTARTED_WORKERS=-1")]
+    [InlineData("MAX_IDLE_WORKERS", "-1", "0 to 10000")]
     [InlineData("EXECUTOR", "kubernetes", "EXECUTOR=kubernetes is not valid: it must be one of process, docker")]
     [InlineData("ISOLATION", "strong", "ISOLATION=strong")]
     [InlineData("DATABASE_URL", "mysql://admin@localhost/db", "DATABASE_URL")]
@@ -243,6 +247,7 @@ public sealed class ServerSettingsTests
             ["EXECUTION_LOG_RETENTION_DAYS"] = "9",
             ["FUNCTION_NETWORK"] = "true",
             ["PRESTARTED_WORKERS"] = "3",
+            ["MAX_IDLE_WORKERS"] = "7",
         });
         var options = new CrabLambdaOptions();
 
@@ -256,5 +261,6 @@ public sealed class ServerSettingsTests
         Assert.Equal(9, options.ExecutionLogRetentionDays);
         Assert.True(options.DefaultNetwork);
         Assert.Equal(3, options.PrestartedWorkersPerRuntime);
+        Assert.Equal(7, options.MaxIdleWorkers);
     }
 }

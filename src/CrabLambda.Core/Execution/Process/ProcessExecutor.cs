@@ -24,6 +24,10 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
     private readonly Dictionary<(Guid FunctionId, int Version), VersionPool> _pools = [];
     private readonly Dictionary<Worker, VersionPool> _workers = [];
     private readonly Dictionary<string, GenericPool> _generic = new(StringComparer.Ordinal);
+
+    // Every idle worker of every version, least recently used first.
+    private readonly LinkedList<Worker> _idle = new();
+    private readonly int _maxIdle;
     private readonly int _genericPerRuntime;
     private readonly int _genericMemoryMb;
     private readonly bool _genericNetwork;
@@ -51,6 +55,7 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
         var settings = options.Value;
         _timeProvider = timeProvider;
         _keepAlive = settings.WorkerKeepAlive;
+        _maxIdle = settings.MaxIdleWorkers;
         _genericPerRuntime = settings.PrestartedWorkersPerRuntime;
         _genericMemoryMb = settings.DefaultMemoryMb;
         _genericNetwork = settings.DefaultNetwork;
@@ -164,7 +169,7 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
                 pool.Retired = true;
                 foreach (var worker in pool.Idle)
                 {
-                    worker.IsIdle = false;
+                    LeaveIdle(worker);
                     idle.Add((pool, worker));
                 }
 
@@ -253,8 +258,7 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
                 {
                     var idle = pool.Idle[^1];
                     pool.Idle.RemoveAt(pool.Idle.Count - 1);
-                    idle.IsIdle = false;
-                    idle.IdleTimer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                    LeaveIdle(idle);
                     if (idle.IsReusable)
                     {
                         return (pool, idle, null);
@@ -525,7 +529,8 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
 
     private async Task ReleaseAsync(VersionPool pool, Worker worker)
     {
-        StopReason reason;
+        StopReason? reason = null;
+        var evicted = new List<(VersionPool Pool, Worker Worker)>();
         lock (_gate)
         {
             if (worker.IsReusable && !pool.Retired && !_disposed)
@@ -538,14 +543,49 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
                     Timeout.InfiniteTimeSpan,
                     Timeout.InfiniteTimeSpan);
                 worker.IdleTimer.Change(_keepAlive, Timeout.InfiniteTimeSpan);
+                worker.IdleNode = _idle.AddLast(worker);
                 pool.Idle.Add(worker);
-                return;
-            }
 
-            reason = _disposed ? StopReason.Shutdown : pool.Retired ? StopReason.Retired : StopReason.Failed;
+                // Past the cap, the workers idle longest make room, whichever functions they serve.
+                while (_idle.Count > _maxIdle)
+                {
+                    var oldest = _idle.First!.Value;
+                    var oldestPool = _workers[oldest];
+                    oldestPool.Idle.Remove(oldest);
+                    LeaveIdle(oldest);
+                    evicted.Add((oldestPool, oldest));
+                }
+            }
+            else
+            {
+                reason = _disposed ? StopReason.Shutdown : pool.Retired ? StopReason.Retired : StopReason.Failed;
+            }
         }
 
-        await StopWorkerAsync(pool, worker, reason).ConfigureAwait(false);
+        // The invocation that made room does not wait for the stops.
+        foreach (var (oldestPool, oldest) in evicted)
+        {
+            _ = StopWorkerAsync(oldestPool, oldest, StopReason.IdleLimit);
+        }
+
+        if (reason is { } stop)
+        {
+            await StopWorkerAsync(pool, worker, stop).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Takes an idle worker out of the idle order and stops its keep-alive; the caller takes it out of its pool.
+    /// </summary>
+    private void LeaveIdle(Worker worker)
+    {
+        worker.IsIdle = false;
+        worker.IdleTimer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        if (worker.IdleNode is { } node)
+        {
+            _idle.Remove(node);
+            worker.IdleNode = null;
+        }
     }
 
     private void OnIdleTimeout(VersionPool pool, Worker worker)
@@ -557,7 +597,7 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
                 return;
             }
 
-            worker.IsIdle = false;
+            LeaveIdle(worker);
             pool.Idle.Remove(worker);
         }
 
@@ -603,6 +643,7 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
         {
             workers = [.. _workers];
             _pools.Clear();
+            _idle.Clear();
             generic = [.. _generic.Values.SelectMany(p => p.Workers.Concat(p.Taking))];
             foreach (var pool in _generic.Values)
             {

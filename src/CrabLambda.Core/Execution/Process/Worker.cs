@@ -141,6 +141,9 @@ internal sealed class Worker
     /// <summary>The executor's keep-alive timer for this worker, created on first use.</summary>
     public ITimer? IdleTimer { get; set; }
 
+    /// <summary>The worker's place among the executor's idle workers (least recently used first) while idle.</summary>
+    public LinkedListNode<Worker>? IdleNode { get; set; }
+
     private TimeProvider Time => _settings.TimeProvider;
 
     /// <summary>
@@ -912,6 +915,7 @@ internal sealed class Worker
     private static string DescribeStopForLog(StopReason? reason) => reason switch
     {
         StopReason.KeepAlive => "idle longer than the keep-alive",
+        StopReason.IdleLimit => "the least recently used of more idle workers than MaxIdleWorkers",
         StopReason.Retired => "the function was retired",
         StopReason.Shutdown => "the executor shut down",
         StopReason.Timeout => "an execution timed out",
@@ -956,6 +960,9 @@ internal enum StopReason
 {
     /// <summary>It was idle longer than the keep-alive.</summary>
     KeepAlive,
+
+    /// <summary>It was the least recently used idle worker when there were more than the executor keeps.</summary>
+    IdleLimit,
 
     /// <summary>Its function was retired.</summary>
     Retired,

@@ -138,6 +138,44 @@ public sealed class ProcessExecutorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Execute_MoreIdleWorkersThanMaxIdleWorkers_StopsTheLeastRecentlyUsed()
+    {
+        await using var harness = new ExecutorHarness(configure: options => options.MaxIdleWorkers = 2);
+        var first = harness.DeployPython(ReturnsPid);
+        var second = harness.DeployPython(ReturnsPid);
+        var third = harness.DeployPython(ReturnsPid);
+        var firstPid = int.Parse((await harness.InvokeAsync(first)).Output!);
+        var secondPid = int.Parse((await harness.InvokeAsync(second)).Output!);
+
+        // The first becomes the most recently used again, so the second is the one idle longest when the third ends.
+        Assert.Equal(firstPid, int.Parse((await harness.InvokeAsync(first)).Output!));
+        var thirdPid = int.Parse((await harness.InvokeAsync(third)).Output!);
+
+        await ExecutorHarness.WaitUntilGoneAsync(secondPid);
+        await ExecutorHarness.WaitUntilAsync(
+            () => harness.Executor.GetWorkerProcessIds(second.FunctionId).Count == 0,
+            "the executor let go of the stopped worker");
+        Assert.Equal([firstPid], harness.Executor.GetWorkerProcessIds(first.FunctionId));
+        Assert.Equal([thirdPid], harness.Executor.GetWorkerProcessIds(third.FunctionId));
+        Assert.True(ProcessTree.IsRunning(firstPid) && ProcessTree.IsRunning(thirdPid));
+
+        var again = await harness.InvokeAsync(second);
+        Assert.NotEqual(secondPid, int.Parse(again.Output!));
+    }
+
+    [Fact]
+    public async Task Execute_MaxIdleWorkersZero_StopsEachWorkerOnceItsInvocationEnds()
+    {
+        await using var harness = new ExecutorHarness(configure: options => options.MaxIdleWorkers = 0);
+        var version = harness.DeployPython(ReturnsPid);
+
+        var result = await harness.InvokeAsync(version);
+
+        Assert.Equal(ExecutionStatus.Success, result.Status);
+        await ExecutorHarness.WaitUntilGoneAsync(int.Parse(result.Output!));
+    }
+
+    [Fact]
     public async Task Retire_IdleWorkers_StopsThemAndTheNextInvocationStartsAnother()
     {
         var version = _harness.DeployPython(ReturnsPid);
