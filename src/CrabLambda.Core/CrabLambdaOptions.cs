@@ -48,6 +48,14 @@ public sealed class CrabLambdaOptions
     public int MaxIdleWorkers { get; set; } = 32;
 
     /// <summary>
+    /// How long executions still running when the host begins to stop may take to finish. Those still running then
+    /// are stopped, recorded as <c>error</c> saying the server shut down, and answered if their callers still wait.
+    /// Keep it a few seconds below the host's <c>HostOptions.ShutdownTimeout</c> (30 s unless set), which bounds the
+    /// whole stop and after which the web server drops the connections still open. Default 25 s.
+    /// </summary>
+    public TimeSpan ShutdownGrace { get; set; } = TimeSpan.FromSeconds(25);
+
+    /// <summary>
     /// How many generic workers the process executor keeps started ahead for each runtime that supports them (Python
     /// and Node.js), so that a function's first invocation does not wait for an interpreter to start; 0 turns this
     /// off. Each waits with no function, is given to exactly one version and is replaced in the background. Default

@@ -28,6 +28,8 @@ public sealed class ServerSettingsTests
         Assert.False(settings.FunctionNetwork);
         Assert.Equal(2, settings.PrestartedWorkers);
         Assert.Equal(32, settings.MaxIdleWorkers);
+        Assert.Equal(30, settings.ShutdownTimeoutSecs);
+        Assert.Equal(TimeSpan.FromSeconds(25), settings.ShutdownGrace);
         Assert.Equal("unix:///var/run/docker.sock", settings.DockerHost);
         Assert.Empty(settings.DockerImages);
     }
@@ -109,6 +111,7 @@ public sealed class ServerSettingsTests
     [InlineData("PRESTARTED_WORKERS", "17", "0 to 16")]
     [InlineData("PRESTARTED_WORKERS", "-1", "PRESTARTED_WORKERS=-1")]
     [InlineData("MAX_IDLE_WORKERS", "-1", "0 to 10000")]
+    [InlineData("SHUTDOWN_TIMEOUT_SECS", "0", "1 to 3600")]
     [InlineData("EXECUTOR", "kubernetes", "EXECUTOR=kubernetes is not valid: it must be one of process, docker")]
     [InlineData("ISOLATION", "strong", "ISOLATION=strong")]
     [InlineData("DATABASE_URL", "mysql://admin@localhost/db", "DATABASE_URL")]
@@ -232,6 +235,22 @@ public sealed class ServerSettingsTests
 
         Assert.DoesNotContain("hunter2", exception.Message);
         Assert.Contains("DATABASE_URL", exception.Message);
+    }
+
+    [Theory]
+    [InlineData("30", 25)]
+    [InlineData("120", 115)]
+    [InlineData("6", 3)]
+    [InlineData("1", 0.5)]
+    public void Parse_ShutdownTimeout_LeavesItsLastSecondsForStoppingAndRecording(string value, double graceSecs)
+    {
+        var settings = ServerSettings.Parse(new Dictionary<string, string?> { ["SHUTDOWN_TIMEOUT_SECS"] = value });
+        var options = new CrabLambdaOptions();
+
+        settings.Apply(options);
+
+        Assert.Equal(int.Parse(value), settings.ShutdownTimeoutSecs);
+        Assert.Equal(TimeSpan.FromSeconds(graceSecs), options.ShutdownGrace);
     }
 
     [Fact]

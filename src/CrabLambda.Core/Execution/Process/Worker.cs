@@ -906,7 +906,7 @@ internal sealed class Worker
 
     private static string DescribeStop(StopReason reason) => reason switch
     {
-        StopReason.Shutdown => "The execution was stopped because the executor shut down.",
+        StopReason.Shutdown => "The execution was stopped because the server shut down.",
         StopReason.Retired => "The execution was stopped because the function was retired.",
         StopReason.Cancelled => "The execution was cancelled.",
         _ => "The function's worker was stopped.",
@@ -917,7 +917,7 @@ internal sealed class Worker
         StopReason.KeepAlive => "idle longer than the keep-alive",
         StopReason.IdleLimit => "the least recently used of more idle workers than MaxIdleWorkers",
         StopReason.Retired => "the function was retired",
-        StopReason.Shutdown => "the executor shut down",
+        StopReason.Shutdown => "the server shut down",
         StopReason.Timeout => "an execution timed out",
         StopReason.Cancelled => "an execution was cancelled",
         _ => "it failed or exited",

@@ -2,10 +2,13 @@ using System.Text.Json;
 using CrabLambda.Execution;
 using CrabLambda.Execution.Process;
 using CrabLambda.Execution.Sandbox;
-using CrabLambda.Tests.Infrastructure;
+using CrabLambda.Functions;
 using CrabLambda.Runtimes;
+using CrabLambda.Storage;
+using CrabLambda.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
 namespace CrabLambda.Tests.Execution.Process;
@@ -269,6 +272,47 @@ public sealed class ProcessExecutorTests : IAsyncLifetime
         Assert.IsType<ProcessExecutor>(executor);
         Assert.Equal(["node", "python", "rust"], provider.GetServices<IRuntime>().Select(r => r.Name).Order());
         Assert.False(ProcessTree.IsRunning(pid));
+    }
+
+    [Fact]
+    public async Task HostStopping_ExecutionRunningPastTheShutdownGrace_IsStoppedAndRecordedAsAnError()
+    {
+        var time = new FakeTimeProvider();
+        var logs = new RecordingLoggerProvider();
+        var services = new ServiceCollection();
+        services.AddLogging(builder => builder.AddProvider(logs));
+        services.AddSingleton<TimeProvider>(time);
+        services.AddCrabLambda(o =>
+            {
+                o.WorkDirectory = _scratch;
+                o.Isolation = IsolationMode.None;
+                o.ShutdownGrace = TimeSpan.FromSeconds(20);
+            })
+            .AddSqlite(Path.Combine(_scratch, "crablambda.db"));
+        await using var provider = services.BuildServiceProvider();
+        await provider.GetRequiredService<StoreInitializer>().StartAsync(CancellationToken.None);
+        var client = provider.GetRequiredService<IFunctionClient>();
+        var code = "import time\n\ndef handler(event):\n    open(event['started'], 'w').close()\n    time.sleep(600)\n";
+        await client.CreateAsync(new FunctionDefinition("sleeper", "python", code, "handler", TimeoutSecs: 300));
+        var started = Path.Combine(_scratch, "started");
+        var invocation = client.InvokeAsync("sleeper", JsonSerializer.SerializeToUtf8Bytes(new { started }));
+        await ExecutorHarness.WaitUntilAsync(() => File.Exists(started), "the handler runs");
+        var lifetime = provider.GetServices<IHostedService>().OfType<WorkerLifetimeService>().Single();
+
+        await lifetime.StoppingAsync(CancellationToken.None);
+        time.Advance(TimeSpan.FromSeconds(19));
+        Assert.False(invocation.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(1));
+        var result = await invocation;
+        await lifetime.StopAsync(CancellationToken.None);
+
+        Assert.Equal(ExecutionStatus.Error, result.Status);
+        Assert.Equal("The execution was stopped because the server shut down.", result.Error);
+        var stored = await client.GetExecutionAsync(result.ExecutionId);
+        Assert.Equal((ExecutionStatus.Error, result.Error), (stored.Status, stored.Error));
+        var waiting = Assert.Single(logs.Records, r => r.EventId.Id == 1115);
+        Assert.Contains("1 executions still running get up to 20 s", waiting.Message);
+        Assert.Single(logs.Records, r => r.EventId.Id == 1116 && r.Level == LogLevel.Warning);
     }
 
     [Fact]

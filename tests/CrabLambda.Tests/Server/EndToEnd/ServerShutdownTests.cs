@@ -9,6 +9,7 @@ namespace CrabLambda.Tests.Server.EndToEnd;
 public sealed class ServerShutdownTests : IDisposable
 {
     private const int SigInt = 2;
+    private const int SigTerm = 15;
 
     private readonly string _directory = Directory.CreateTempSubdirectory("crablambda-shutdown-").FullName;
 
@@ -52,5 +53,48 @@ public sealed class ServerShutdownTests : IDisposable
         Assert.Equal(0, await server.WaitForExitAsync());
         var left = workers.Where(p => ServerProcess.IsAlive(p.Pid, p.CommandLine)).ToArray();
         Assert.True(left.Length == 0, "left running: " + string.Join(", ", left));
+    }
+
+    [Fact]
+    public async Task Sigterm_InvocationsRunningPastTheShutdownTimeout_AreAnsweredAndStoredAsStoppedByTheShutdown()
+    {
+        // 6 s: the invocations get 3 s, and the last 3 s are for stopping, recording and answering them.
+        var variables = new Dictionary<string, string> { ["SHUTDOWN_TIMEOUT_SECS"] = "6" };
+        var ids = new List<string>();
+        await using (var server = await RunningServerProcess.StartAsync(_directory, variables))
+        {
+            await server.DeployPythonAsync(
+                "waiter",
+                FunctionGate.PythonHandler,
+                new { network = true, timeout_secs = 300 });
+            using var gate = new FunctionGate();
+            var invocations = Enumerable.Range(0, 2).Select(_ => server.InvokeAsync("waiter", gate.Event)).ToArray();
+            await gate.WaitForStartedAsync(2);
+
+            // The handlers never return on their own.
+            server.Signal(SigTerm);
+
+            foreach (var invocation in invocations)
+            {
+                var result = await invocation;
+                Assert.True(
+                    result.GetProperty("status").GetString() == "error",
+                    $"{result}\nthe server's output:\n{server.Output}");
+                Assert.Equal(
+                    "The execution was stopped because the server shut down.",
+                    result.GetProperty("error").GetString());
+                ids.Add(result.GetProperty("execution_id").GetString()!);
+            }
+
+            Assert.Equal(0, await server.WaitForExitAsync());
+            Assert.Contains("stopping 2 executions still running after 3 s", server.Output);
+        }
+
+        await using var restarted = await RunningServerProcess.StartAsync(_directory, variables);
+        var history = await ServerHarness.ExpectAsync(
+            await restarted.Http.GetAsync("api/functions/waiter/executions"),
+            System.Net.HttpStatusCode.OK);
+        Assert.Equal(ids.Order(), history.EnumerateArray().Select(e => e.GetProperty("id").GetString()!).Order());
+        Assert.All(history.EnumerateArray(), e => Assert.Equal("error", e.GetProperty("status").GetString()));
     }
 }
