@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using CrabLambda.Runtimes;
 using Microsoft.Extensions.Logging;
@@ -20,6 +21,11 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
     // sun_path holds 108 bytes including the terminating zero.
     private const int MaxSocketPathBytes = 107;
 
+    // Each executor's folder in the work directory is executor-TAG, with its lock file executor-TAG.lock beside it.
+    private const string FolderPrefix = "executor-";
+    private const string LockSuffix = ".lock";
+    private const string SocketFolderPrefix = "crablambda-";
+
     private readonly object _gate = new();
     private readonly Dictionary<(Guid FunctionId, int Version), VersionPool> _pools = [];
     private readonly Dictionary<Worker, VersionPool> _workers = [];
@@ -37,6 +43,7 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
     private readonly string _tag = WorkDirectory.NewName(4);
     private readonly TimeProvider _timeProvider;
     private string? _root;
+    private OwnerLock? _ownerLock;
     private string? _socketDirectory;
     private bool _ownsSocketDirectory;
     private long _nextWorker;
@@ -205,6 +212,71 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync() => await ShutdownAsync().ConfigureAwait(false);
+
+    /// <summary>
+    /// Removes the folders that executors of servers which are gone left in the work directory (after a SIGKILL,
+    /// say): each executor holds a lock file beside its folder for as long as it runs, so a folder whose lock can be
+    /// taken has no owner. A folder without a lock file was made before there were locks and is left alone, since
+    /// its owner might still run. Returns the names of the folders removed.
+    /// </summary>
+    public IReadOnlyList<string> RemoveLeftoverFolders()
+    {
+        if (!Directory.Exists(_workDirectory))
+        {
+            return [];
+        }
+
+        var removed = new List<string>();
+        var locks = Directory.GetFiles(_workDirectory, FolderPrefix + "*" + LockSuffix);
+        foreach (var lockPath in locks.Order(StringComparer.Ordinal))
+        {
+            var folder = lockPath[..^LockSuffix.Length];
+            if (Path.GetFileName(folder) == FolderPrefix + _tag)
+            {
+                continue;
+            }
+
+            OwnerLock? stale;
+            try
+            {
+                stale = OwnerLock.TryTake(lockPath);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            if (stale is null)
+            {
+                continue;
+            }
+
+            using (stale)
+            {
+                var socketFolder = stale.Read().Split('\n').ElementAtOrDefault(1) ?? "";
+                if (IsSocketFolder(socketFolder))
+                {
+                    WorkDirectory.TryDelete(socketFolder);
+                }
+
+                var existed = Directory.Exists(folder);
+                WorkDirectory.TryDelete(folder);
+                if (Directory.Exists(folder))
+                {
+                    continue;
+                }
+
+                if (existed)
+                {
+                    removed.Add(Path.GetFileName(folder));
+                }
+
+                stale.Delete();
+            }
+        }
+
+        return removed;
+    }
 
     /// <summary>The process ids of a runtime's generic workers that wait for a function, for tests.</summary>
     internal IReadOnlyList<int> GetGenericWorkerProcessIds(string runtime)
@@ -667,6 +739,16 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
         {
             WorkDirectory.TryDelete(_socketDirectory);
         }
+
+        // A folder that could not be removed keeps its lock file, unlocked, for the next server to remove both.
+        if (_root is not null && Directory.Exists(_root))
+        {
+            _ownerLock?.Dispose();
+        }
+        else
+        {
+            _ownerLock?.Delete();
+        }
     }
 
     private void EnsureDirectories()
@@ -676,7 +758,12 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
             return;
         }
 
-        var root = WorkDirectory.CreatePrivate(Path.Combine(_workDirectory, $"executor-{_tag}"));
+        // The lock first: a folder that another server finds without a held lock is one it may remove.
+        WorkDirectory.CreatePrivate(_workDirectory);
+        var root = Path.Combine(_workDirectory, FolderPrefix + _tag);
+        var ownerLock = OwnerLock.TryTake(root + LockSuffix)
+            ?? throw new IOException($"Another process holds {root}{LockSuffix}.");
+        WorkDirectory.CreatePrivate(root);
         var sockets = Path.Combine(root, "s");
 
         // Room for "/w" + a worker number + ".sock"; a deep work directory gets its sockets somewhere shorter.
@@ -686,13 +773,25 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
         }
         else
         {
-            sockets = Directory.CreateTempSubdirectory("crablambda-").FullName;
+            sockets = Directory.CreateTempSubdirectory(SocketFolderPrefix).FullName;
             _ownsSocketDirectory = true;
         }
 
+        // What the lock file says is for a person who looks, and for the server that removes what this one leaves.
+        ownerLock.Write(string.Create(
+            CultureInfo.InvariantCulture,
+            $"{Environment.ProcessId}\n{(_ownsSocketDirectory ? sockets : "")}\n"));
+        _ownerLock = ownerLock;
         _socketDirectory = sockets;
         _root = root;
     }
+
+    // Only a folder this executor could have made for its sockets is removed on the word of a lock file.
+    private static bool IsSocketFolder(string path) =>
+        path.Length > 0
+        && Path.IsPathFullyQualified(path)
+        && Path.GetFileName(path).StartsWith(SocketFolderPrefix, StringComparison.Ordinal)
+        && Path.GetDirectoryName(path) == Path.TrimEndingDirectorySeparator(Path.GetTempPath());
 
     /// <summary>The workers of one function version.</summary>
     private sealed class VersionPool(string codeDirectory)

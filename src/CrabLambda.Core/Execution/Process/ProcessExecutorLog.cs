@@ -167,6 +167,13 @@ internal static partial class ProcessExecutorLog
     public static partial void ShutdownRecordsPending(ILogger logger, int count, double waitSecs);
 
     [LoggerMessage(
+        EventId = 1118,
+        EventName = "LeftoverFoldersRemoved",
+        Level = LogLevel.Information,
+        Message = "Removed the work folders of {Count} executors of servers that are gone: {Folders}.")]
+    public static partial void LeftoverFoldersRemoved(ILogger logger, int count, string folders);
+
+    [LoggerMessage(
         EventId = 1107,
         EventName = "InterpreterResolved",
         Level = LogLevel.Information,

@@ -6,8 +6,8 @@ using Microsoft.Extensions.Options;
 namespace CrabLambda.Execution.Process;
 
 /// <summary>
-/// Starts the process executor's generic workers when the host starts, and stops every worker process when the host
-/// stops, so that none outlives the server.
+/// Starts the process executor's generic workers when the host starts, after removing the work folders that servers
+/// which are gone left behind, and stops every worker process when the host stops, so that none outlives the server.
 /// </summary>
 /// <remarks>
 /// When the host begins to stop, executions still running get <see cref="CrabLambdaOptions.ShutdownGrace"/> to
@@ -35,9 +35,15 @@ internal sealed class WorkerLifetimeService(
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        // The workers start in the background: the host does not wait for an interpreter.
         if (executor is ProcessExecutor processExecutor)
         {
+            var removed = processExecutor.RemoveLeftoverFolders();
+            if (removed.Count > 0)
+            {
+                ProcessExecutorLog.LeftoverFoldersRemoved(logger, removed.Count, string.Join(", ", removed));
+            }
+
+            // The workers start in the background: the host does not wait for an interpreter.
             processExecutor.StartGenericWorkers(runtimes);
         }
 

@@ -10,13 +10,16 @@ internal sealed class CgroupV1Host : CgroupHost
 {
     private static readonly string[] Required = ["memory", "pids", "cpu"];
 
-    private readonly IReadOnlyDictionary<string, string> _bases;
+    // The folder of this process's own group in each controller's hierarchy, where servers' folders are made.
+    private readonly IReadOnlyDictionary<string, string> _parents;
 
-    private CgroupV1Host(IReadOnlyDictionary<string, string> bases) => _bases = bases;
+    private CgroupV1Host(IReadOnlyDictionary<string, string> parents) => _parents = parents;
 
     public override int Version => 1;
 
     public override string Description => "cgroup v1 (memory, pids, cpu)";
+
+    internal override IReadOnlyList<string> ParentFolders => [.. _parents.Values];
 
     public static CgroupV1Host? TryCreate(CgroupMounts mounts, out string reason)
     {
@@ -27,30 +30,29 @@ internal sealed class CgroupV1Host : CgroupHost
             return null;
         }
 
-        var bases = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var controller in Required)
+        var host = new CgroupV1Host(Required.ToDictionary(c => c, c => mounts.V1[c], StringComparer.Ordinal));
+        string? folder = null;
+        try
         {
-            var folder = Path.Join(mounts.V1[controller], ServerFolderName());
-            try
+            host.AcquireServerFolder(path =>
             {
-                Directory.CreateDirectory(folder);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                reason = $"cannot create {folder}: {ex.Message}";
-                return null;
-            }
-
-            bases[controller] = folder;
+                folder = path;
+                Directory.CreateDirectory(path);
+            });
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            reason = $"cannot create {folder}: {ex.Message}";
+            return null;
         }
 
         reason = "";
-        return new CgroupV1Host(bases);
+        return host;
     }
 
     public override CgroupGroup CreateGroup(string name, CgroupLimits limits)
     {
-        var folders = _bases.ToDictionary(b => b.Key, b => Path.Join(b.Value, name), StringComparer.Ordinal);
+        var folders = Folders(ServerFolderName, name);
         foreach (var folder in folders.Values)
         {
             Directory.CreateDirectory(folder);
@@ -68,6 +70,11 @@ internal sealed class CgroupV1Host : CgroupHost
             throw;
         }
     }
+
+    internal override CgroupGroup OpenGroup(string serverFolder, string name) => new Group(Folders(serverFolder, name));
+
+    private Dictionary<string, string> Folders(string serverFolder, string name) =>
+        _parents.ToDictionary(p => p.Key, p => Path.Join(p.Value, serverFolder, name), StringComparer.Ordinal);
 
     private sealed class Group(IReadOnlyDictionary<string, string> folders) : CgroupGroup
     {

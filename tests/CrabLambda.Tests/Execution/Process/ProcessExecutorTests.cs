@@ -316,6 +316,45 @@ public sealed class ProcessExecutorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RemoveLeftoverFolders_FoldersOfExecutorsThatAreGone_AreRemovedAndLiveOnesKept()
+    {
+        var work = _harness.WorkDirectory;
+        var options = Microsoft.Extensions.Options.Options.Create(new CrabLambdaOptions { WorkDirectory = work });
+        await using var live = new ProcessExecutor(
+            options,
+            new SessionWorkerLauncher(),
+            TimeProvider.System,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<ProcessExecutor>.Instance);
+        var version = _harness.DeployPython(ReturnsPid);
+        var request = new ExecutionRequest(Guid.CreateVersion7(), "live", version, _harness.Python, "{}"u8.ToArray());
+        Assert.Equal(ExecutionStatus.Success, (await live.ExecuteAsync(request, CancellationToken.None)).Status);
+        var liveFolders = Directory.GetDirectories(work, "executor-*");
+
+        // Left by an executor that was killed: its folder with code, and its lock file, which nobody holds now.
+        var gone = Path.Combine(work, "executor-0badc0de");
+        Directory.CreateDirectory(Path.Combine(gone, "code", "f-1"));
+        var goneSockets = Directory.CreateTempSubdirectory("crablambda-").FullName;
+        File.WriteAllText(gone + ".lock", $"12345\n{goneSockets}\n");
+        var orphanLock = Path.Combine(work, "executor-0fa0fa00.lock");
+        File.WriteAllText(orphanLock, "");
+
+        // Made before executors held locks: its owner might still run.
+        var older = Directory.CreateDirectory(Path.Combine(work, "executor-01de0001")).FullName;
+
+        var removed = _harness.Executor.RemoveLeftoverFolders();
+
+        Assert.Equal(["executor-0badc0de"], removed);
+        Assert.False(Directory.Exists(gone));
+        Assert.False(File.Exists(gone + ".lock"));
+        Assert.False(Directory.Exists(goneSockets));
+        Assert.False(File.Exists(orphanLock));
+        Assert.True(Directory.Exists(older));
+        Assert.All(liveFolders, folder => Assert.True(Directory.Exists(folder)));
+        Assert.All(liveFolders, folder => Assert.True(File.Exists(folder + ".lock")));
+        Assert.Equal(ExecutionStatus.Success, (await live.ExecuteAsync(request, CancellationToken.None)).Status);
+    }
+
+    [Fact]
     public async Task Execute_WorkerEnvironment_HoldsNothingOfTheServers()
     {
         // A variable of its own stands for DATABASE_URL and API_KEY, which other tests of this process read: the
