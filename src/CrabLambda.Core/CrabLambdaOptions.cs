@@ -38,6 +38,24 @@ public sealed class CrabLambdaOptions
     public TimeSpan WorkerKeepAlive { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>
+    /// The most idle warm workers kept across the server, whatever their functions; when one more goes idle, the
+    /// least recently used idle worker is stopped. 0 keeps none. Busy workers are bounded by
+    /// <see cref="MaxConcurrentExecutions"/>, and pre-started workers by <see cref="PrestartedWorkersPerRuntime"/>.
+    /// Default 32: the 32 most recently used workers stay warm (a team's functions, or one function's bursts of up to
+    /// 32), and idle interpreters cost at most about 0.5 GiB for Python or 1.4 GiB for Node.js, where without a cap
+    /// anyone who may deploy could keep a worker per function alive for the keep-alive.
+    /// </summary>
+    public int MaxIdleWorkers { get; set; } = 32;
+
+    /// <summary>
+    /// How long executions still running when the host begins to stop may take to finish. Those still running then
+    /// are stopped, recorded as <c>error</c> saying the server shut down, and answered if their callers still wait.
+    /// Keep it a few seconds below the host's <c>HostOptions.ShutdownTimeout</c> (30 s unless set), which bounds the
+    /// whole stop and after which the web server drops the connections still open. Default 25 s.
+    /// </summary>
+    public TimeSpan ShutdownGrace { get; set; } = TimeSpan.FromSeconds(25);
+
+    /// <summary>
     /// How many generic workers the process executor keeps started ahead for each runtime that supports them (Python
     /// and Node.js), so that a function's first invocation does not wait for an interpreter to start; 0 turns this
     /// off. Each waits with no function, is given to exactly one version and is replaced in the background. Default

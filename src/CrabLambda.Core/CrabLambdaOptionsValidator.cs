@@ -38,6 +38,8 @@ internal sealed class CrabLambdaOptionsValidator : IValidateOptions<CrabLambdaOp
         Require(options.MaxQueuedExecutions >= 0, "MaxQueuedExecutions must not be negative.");
         Require(options.ExecutionLogRetentionDays >= 1, "ExecutionLogRetentionDays must be at least 1.");
         Require(options.WorkerKeepAlive > TimeSpan.Zero, "WorkerKeepAlive must be positive.");
+        Require(options.MaxIdleWorkers >= 0, "MaxIdleWorkers must not be negative.");
+        Require(options.ShutdownGrace >= TimeSpan.Zero, "ShutdownGrace must not be negative.");
         Require(
             options.PrestartedWorkersPerRuntime is >= 0 and <= MaxPrestartedWorkers,
             $"PrestartedWorkersPerRuntime must be between 0 and {MaxPrestartedWorkers}.");

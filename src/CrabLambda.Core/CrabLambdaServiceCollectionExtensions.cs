@@ -45,6 +45,7 @@ public static class CrabLambdaServiceCollectionExtensions
         services.TryAddSingleton<RuntimeRegistry>();
         services.TryAddSingleton<ExecutionLimiter>();
         services.TryAddSingleton<ExecutionRecorder>();
+        services.TryAddSingleton<RunningExecutions>();
         services.TryAddSingleton<IFunctionClient, FunctionClient>();
 
         // The initializer runs first so storage is migrated before anything else starts.

@@ -88,6 +88,8 @@ public static partial class CrabLambdaServer
         var builder = WebApplication.CreateBuilder(args);
         AddLoggingDefaults(builder.Configuration);
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(settings.Host, settings.Port));
+        builder.Services.Configure<HostOptions>(
+            host => host.ShutdownTimeout = TimeSpan.FromSeconds(settings.ShutdownTimeoutSecs));
         builder.Services.AddSingleton(settings);
         builder.Services.AddProblemDetails();
         builder.Services.AddOpenApi();

@@ -22,6 +22,7 @@ internal sealed partial class FunctionClient(
     RuntimeRegistry runtimes,
     ExecutionLimiter limiter,
     ExecutionRecorder recorder,
+    RunningExecutions running,
     IOptions<CrabLambdaOptions> options,
     TimeProvider time,
     ILogger<FunctionClient> logger) : IFunctionClient
@@ -260,11 +261,20 @@ internal sealed partial class FunctionClient(
         var executedAt = Now();
         var executionId = Guid.CreateVersion7(executedAt);
         ExecutionOutcome outcome;
+        using var counted = running.Enter();
         using (await limiter.AcquireAsync(cancellationToken).ConfigureAwait(false))
         {
             // Once a function starts it runs to its end and is recorded, even if the caller goes away.
             var request = new ExecutionRequest(executionId, function.Name, toRun, runtime, input);
-            outcome = await executor.ExecuteAsync(request, CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                outcome = await executor.ExecuteAsync(request, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The host stopped the executor while this invocation waited for a slot: it never started.
+                throw new ExecutionRejectedException("The server is shutting down; try again once it is back.");
+            }
         }
 
         var execution = new Execution.Execution(

@@ -13,6 +13,9 @@ public sealed record ServerSettings
     /// <summary>The largest <c>MAX_FUNCTION_SIZE_MB</c> accepted: a create body can be six times as large.</summary>
     public const int MaxFunctionSizeCeilingMb = 100;
 
+    // The end of the shutdown timeout kept for stopping the executions still running, recording and answering them.
+    private const double ShutdownReserveSecs = 5;
+
     /// <summary>Storage: <c>DATABASE_URL</c>.</summary>
     public required DatabaseSettings Database { get; init; }
 
@@ -61,6 +64,25 @@ public sealed record ServerSettings
     /// </summary>
     public int PrestartedWorkers { get; init; } = 2;
 
+    /// <summary>
+    /// Idle warm workers kept across the server, the least recently used stopped past it: <c>MAX_IDLE_WORKERS</c>,
+    /// default 32; 0 keeps none.
+    /// </summary>
+    public int MaxIdleWorkers { get; init; } = 32;
+
+    /// <summary>
+    /// How long the server may take to stop after SIGTERM or Ctrl-C: <c>SHUTDOWN_TIMEOUT_SECS</c>, default 30.
+    /// Running executions get <see cref="ShutdownGrace"/> of it to finish.
+    /// </summary>
+    public int ShutdownTimeoutSecs { get; init; } = 30;
+
+    /// <summary>
+    /// The part of <see cref="ShutdownTimeoutSecs"/> that running executions get to finish: all but the last 5 s (the
+    /// last half of a timeout under 10 s), which are left for stopping the rest, recording and answering them.
+    /// </summary>
+    public TimeSpan ShutdownGrace =>
+        TimeSpan.FromSeconds(ShutdownTimeoutSecs - Math.Min(ShutdownReserveSecs, ShutdownTimeoutSecs / 2.0));
+
     /// <summary>The Docker engine for <c>EXECUTOR=docker</c>: <c>DOCKER_HOST</c>.</summary>
     public required string DockerHost { get; init; }
 
@@ -102,6 +124,8 @@ public sealed record ServerSettings
             Isolation = reader.Choice("ISOLATION", IsolationMode.Auto),
             FunctionNetwork = reader.Boolean("FUNCTION_NETWORK", false),
             PrestartedWorkers = reader.Integer("PRESTARTED_WORKERS", 2, 0, 16),
+            MaxIdleWorkers = reader.Integer("MAX_IDLE_WORKERS", 32, 0, 10000),
+            ShutdownTimeoutSecs = reader.Integer("SHUTDOWN_TIMEOUT_SECS", 30, 1, 3600),
             DockerHost = reader.Text("DOCKER_HOST") ?? "unix:///var/run/docker.sock",
             DockerImages = reader.WithPrefix("DOCKER_IMAGE_"),
             PythonInterpreter = reader.Program("CRABLAMBDA_PYTHON"),
@@ -140,6 +164,8 @@ public sealed record ServerSettings
         options.ExecutionLogRetentionDays = ExecutionLogRetentionDays;
         options.DefaultNetwork = FunctionNetwork;
         options.PrestartedWorkersPerRuntime = PrestartedWorkers;
+        options.MaxIdleWorkers = MaxIdleWorkers;
+        options.ShutdownGrace = ShutdownGrace;
         options.Isolation = Isolation;
     }
 

@@ -40,6 +40,7 @@ public sealed class FunctionClientTests : IAsyncDisposable
             new RuntimeRegistry([_runtime.Object]),
             new ExecutionLimiter(options),
             _recorder,
+            new RunningExecutions(),
             options,
             _time,
             NullLogger<FunctionClient>.Instance);

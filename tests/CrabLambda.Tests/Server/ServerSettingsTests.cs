@@ -27,6 +27,9 @@ public sealed class ServerSettingsTests
         Assert.Equal(IsolationMode.Auto, settings.Isolation);
         Assert.False(settings.FunctionNetwork);
         Assert.Equal(2, settings.PrestartedWorkers);
+        Assert.Equal(32, settings.MaxIdleWorkers);
+        Assert.Equal(30, settings.ShutdownTimeoutSecs);
+        Assert.Equal(TimeSpan.FromSeconds(25), settings.ShutdownGrace);
         Assert.Equal("unix:///var/run/docker.sock", settings.DockerHost);
         Assert.Empty(settings.DockerImages);
     }
@@ -51,6 +54,7 @@ public sealed class ServerSettingsTests
             ["ISOLATION"] = "none",
             ["FUNCTION_NETWORK"] = "1",
             ["PRESTARTED_WORKERS"] = "0",
+            ["MAX_IDLE_WORKERS"] = "0",
             ["DOCKER_HOST"] = "tcp://127.0.0.1:2375",
             ["DOCKER_IMAGE_PYTHON"] = "python:3.12-slim",
         });
@@ -69,6 +73,7 @@ public sealed class ServerSettingsTests
         Assert.Equal(IsolationMode.None, settings.Isolation);
         Assert.True(settings.FunctionNetwork);
         Assert.Equal(0, settings.PrestartedWorkers);
+        Assert.Equal(0, settings.MaxIdleWorkers);
         Assert.Equal("tcp://127.0.0.1:2375", settings.DockerHost);
         Assert.Equal("python:3.12-slim", settings.DockerImages["python"]);
     }
@@ -105,6 +110,8 @@ public sealed class ServerSettingsTests
     [InlineData("FUNCTION_NETWORK", "sometimes", "FUNCTION_NETWORK=sometimes")]
     [InlineData("PRESTARTED_WORKERS", "17", "0 to 16")]
     [InlineData("PRESTARTED_WORKERS", "-1", "PRESTARTED_WORKERS=-1")]
+    [InlineData("MAX_IDLE_WORKERS", "-1", "0 to 10000")]
+    [InlineData("SHUTDOWN_TIMEOUT_SECS", "0", "1 to 3600")]
     [InlineData("EXECUTOR", "kubernetes", "EXECUTOR=kubernetes is not valid: it must be one of process, docker")]
     [InlineData("ISOLATION", "strong", "ISOLATION=strong")]
     [InlineData("DATABASE_URL", "mysql://admin@localhost/db", "DATABASE_URL")]
@@ -230,6 +237,22 @@ public sealed class ServerSettingsTests
         Assert.Contains("DATABASE_URL", exception.Message);
     }
 
+    [Theory]
+    [InlineData("30", 25)]
+    [InlineData("120", 115)]
+    [InlineData("6", 3)]
+    [InlineData("1", 0.5)]
+    public void Parse_ShutdownTimeout_LeavesItsLastSecondsForStoppingAndRecording(string value, double graceSecs)
+    {
+        var settings = ServerSettings.Parse(new Dictionary<string, string?> { ["SHUTDOWN_TIMEOUT_SECS"] = value });
+        var options = new CrabLambdaOptions();
+
+        settings.Apply(options);
+
+        Assert.Equal(int.Parse(value), settings.ShutdownTimeoutSecs);
+        Assert.Equal(TimeSpan.FromSeconds(graceSecs), options.ShutdownGrace);
+    }
+
     [Fact]
     public void Apply_CopiesEngineSettingsOntoTheOptions()
     {
@@ -243,6 +266,7 @@ public sealed class ServerSettingsTests
             ["EXECUTION_LOG_RETENTION_DAYS"] = "9",
             ["FUNCTION_NETWORK"] = "true",
             ["PRESTARTED_WORKERS"] = "3",
+            ["MAX_IDLE_WORKERS"] = "7",
         });
         var options = new CrabLambdaOptions();
 
@@ -256,5 +280,6 @@ public sealed class ServerSettingsTests
         Assert.Equal(9, options.ExecutionLogRetentionDays);
         Assert.True(options.DefaultNetwork);
         Assert.Equal(3, options.PrestartedWorkersPerRuntime);
+        Assert.Equal(7, options.MaxIdleWorkers);
     }
 }

@@ -124,6 +124,9 @@ internal interface IWorkerProcess : IAsyncDisposable
     /// <param name="version">The version; its network setting must be the one the worker was started with.</param>
     /// <param name="codePath">The code file, a host path in the worker's code folder.</param>
     /// <exception cref="IOException">A limit could not be set; the worker must not be given the version.</exception>
+    /// <exception cref="MemoryLimitBelowUsageException">
+    /// The worker already uses more memory than the version may; it must not be given the version.
+    /// </exception>
     string AssignVersion(FunctionVersion version, string codePath) =>
         throw new NotSupportedException("This worker was not started as a generic worker.");
 }
@@ -136,3 +139,13 @@ internal interface IWorkerProcess : IAsyncDisposable
 /// <param name="innerException">The failure behind it, if any.</param>
 internal sealed class WorkerStartException(string message, Exception? innerException = null)
     : Exception(message, innerException);
+
+/// <summary>
+/// A generic worker already uses more memory than the version it was to be given may use, so that the version's limit
+/// cannot be set on it (cgroup v1 refuses a memory limit below the usage). An ordinary outcome for a small limit: the
+/// worker is stopped and the version starts a worker of its own.
+/// </summary>
+/// <param name="message">What was refused.</param>
+/// <param name="innerException">The kernel's refusal.</param>
+internal sealed class MemoryLimitBelowUsageException(string message, Exception? innerException = null)
+    : IOException(message, innerException);

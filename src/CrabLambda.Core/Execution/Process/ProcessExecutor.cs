@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using CrabLambda.Runtimes;
 using Microsoft.Extensions.Logging;
@@ -20,10 +21,19 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
     // sun_path holds 108 bytes including the terminating zero.
     private const int MaxSocketPathBytes = 107;
 
+    // Each executor's folder in the work directory is executor-TAG, with its lock file executor-TAG.lock beside it.
+    private const string FolderPrefix = "executor-";
+    private const string LockSuffix = ".lock";
+    private const string SocketFolderPrefix = "crablambda-";
+
     private readonly object _gate = new();
     private readonly Dictionary<(Guid FunctionId, int Version), VersionPool> _pools = [];
     private readonly Dictionary<Worker, VersionPool> _workers = [];
     private readonly Dictionary<string, GenericPool> _generic = new(StringComparer.Ordinal);
+
+    // Every idle worker of every version, least recently used first.
+    private readonly LinkedList<Worker> _idle = new();
+    private readonly int _maxIdle;
     private readonly int _genericPerRuntime;
     private readonly int _genericMemoryMb;
     private readonly bool _genericNetwork;
@@ -33,6 +43,7 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
     private readonly string _tag = WorkDirectory.NewName(4);
     private readonly TimeProvider _timeProvider;
     private string? _root;
+    private OwnerLock? _ownerLock;
     private string? _socketDirectory;
     private bool _ownsSocketDirectory;
     private long _nextWorker;
@@ -51,6 +62,7 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
         var settings = options.Value;
         _timeProvider = timeProvider;
         _keepAlive = settings.WorkerKeepAlive;
+        _maxIdle = settings.MaxIdleWorkers;
         _genericPerRuntime = settings.PrestartedWorkersPerRuntime;
         _genericMemoryMb = settings.DefaultMemoryMb;
         _genericNetwork = settings.DefaultNetwork;
@@ -165,7 +177,7 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
                 pool.Retired = true;
                 foreach (var worker in pool.Idle)
                 {
-                    worker.IsIdle = false;
+                    LeaveIdle(worker);
                     idle.Add((pool, worker));
                 }
 
@@ -201,6 +213,71 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync() => await ShutdownAsync().ConfigureAwait(false);
+
+    /// <summary>
+    /// Removes the folders that executors of servers which are gone left in the work directory (after a SIGKILL,
+    /// say): each executor holds a lock file beside its folder for as long as it runs, so a folder whose lock can be
+    /// taken has no owner. A folder without a lock file was made before there were locks and is left alone, since
+    /// its owner might still run. Returns the names of the folders removed.
+    /// </summary>
+    public IReadOnlyList<string> RemoveLeftoverFolders()
+    {
+        if (!Directory.Exists(_workDirectory))
+        {
+            return [];
+        }
+
+        var removed = new List<string>();
+        var locks = Directory.GetFiles(_workDirectory, FolderPrefix + "*" + LockSuffix);
+        foreach (var lockPath in locks.Order(StringComparer.Ordinal))
+        {
+            var folder = lockPath[..^LockSuffix.Length];
+            if (Path.GetFileName(folder) == FolderPrefix + _tag)
+            {
+                continue;
+            }
+
+            OwnerLock? stale;
+            try
+            {
+                stale = OwnerLock.TryTake(lockPath);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            if (stale is null)
+            {
+                continue;
+            }
+
+            using (stale)
+            {
+                var socketFolder = stale.Read().Split('\n').ElementAtOrDefault(1) ?? "";
+                if (IsSocketFolder(socketFolder))
+                {
+                    WorkDirectory.TryDelete(socketFolder);
+                }
+
+                var existed = Directory.Exists(folder);
+                WorkDirectory.TryDelete(folder);
+                if (Directory.Exists(folder))
+                {
+                    continue;
+                }
+
+                if (existed)
+                {
+                    removed.Add(Path.GetFileName(folder));
+                }
+
+                stale.Delete();
+            }
+        }
+
+        return removed;
+    }
 
     /// <summary>The process ids of a runtime's generic workers that wait for a function, for tests.</summary>
     internal IReadOnlyList<int> GetGenericWorkerProcessIds(string runtime)
@@ -254,8 +331,7 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
                 {
                     var idle = pool.Idle[^1];
                     pool.Idle.RemoveAt(pool.Idle.Count - 1);
-                    idle.IsIdle = false;
-                    idle.IdleTimer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                    LeaveIdle(idle);
                     if (idle.IsReusable)
                     {
                         return (pool, idle, null);
@@ -353,7 +429,7 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
         }
 
         var worker = candidate.Worker;
-        string? problem = null;
+        AssignRefusal? problem = null;
         try
         {
             // A start that failed was logged, and its worker is stopped already.
@@ -391,15 +467,25 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
             generic.Taking.Remove(candidate);
         }
 
-        // A worker stopped under the take by a shutdown has nothing to report.
-        if (problem is not null && !_disposed)
+        // A version whose limit is below a waiting interpreter's memory is routine; a worker stopped under the take by
+        // a shutdown has nothing to report.
+        if (problem is { AboveMemoryLimit: true })
+        {
+            ProcessExecutorLog.GenericWorkerAboveMemoryLimit(
+                _settings.Logger,
+                worker.Id,
+                request.Version.MemoryMb,
+                request.FunctionName,
+                request.Version.Version);
+        }
+        else if (problem is not null && !_disposed)
         {
             ProcessExecutorLog.GenericWorkerNotTaken(
                 _settings.Logger,
                 worker.Id,
                 request.FunctionName,
                 request.Version.Version,
-                problem);
+                problem.Reason);
         }
 
         await StopGenericAsync(worker, StopReason.Failed).ConfigureAwait(false);
@@ -516,7 +602,8 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
 
     private async Task ReleaseAsync(VersionPool pool, Worker worker)
     {
-        StopReason reason;
+        StopReason? reason = null;
+        var evicted = new List<(VersionPool Pool, Worker Worker)>();
         lock (_gate)
         {
             if (worker.IsReusable && !pool.Retired && !_disposed)
@@ -529,14 +616,49 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
                     Timeout.InfiniteTimeSpan,
                     Timeout.InfiniteTimeSpan);
                 worker.IdleTimer.Change(_keepAlive, Timeout.InfiniteTimeSpan);
+                worker.IdleNode = _idle.AddLast(worker);
                 pool.Idle.Add(worker);
-                return;
-            }
 
-            reason = _disposed ? StopReason.Shutdown : pool.Retired ? StopReason.Retired : StopReason.Failed;
+                // Past the cap, the workers idle longest make room, whichever functions they serve.
+                while (_idle.Count > _maxIdle)
+                {
+                    var oldest = _idle.First!.Value;
+                    var oldestPool = _workers[oldest];
+                    oldestPool.Idle.Remove(oldest);
+                    LeaveIdle(oldest);
+                    evicted.Add((oldestPool, oldest));
+                }
+            }
+            else
+            {
+                reason = _disposed ? StopReason.Shutdown : pool.Retired ? StopReason.Retired : StopReason.Failed;
+            }
         }
 
-        await StopWorkerAsync(pool, worker, reason).ConfigureAwait(false);
+        // The invocation that made room does not wait for the stops.
+        foreach (var (oldestPool, oldest) in evicted)
+        {
+            _ = StopWorkerAsync(oldestPool, oldest, StopReason.IdleLimit);
+        }
+
+        if (reason is { } stop)
+        {
+            await StopWorkerAsync(pool, worker, stop).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Takes an idle worker out of the idle order and stops its keep-alive; the caller takes it out of its pool.
+    /// </summary>
+    private void LeaveIdle(Worker worker)
+    {
+        worker.IsIdle = false;
+        worker.IdleTimer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        if (worker.IdleNode is { } node)
+        {
+            _idle.Remove(node);
+            worker.IdleNode = null;
+        }
     }
 
     private void OnIdleTimeout(VersionPool pool, Worker worker)
@@ -548,7 +670,7 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
                 return;
             }
 
-            worker.IsIdle = false;
+            LeaveIdle(worker);
             pool.Idle.Remove(worker);
         }
 
@@ -594,6 +716,7 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
         {
             workers = [.. _workers];
             _pools.Clear();
+            _idle.Clear();
             generic = [.. _generic.Values.SelectMany(p => p.Workers.Concat(p.Taking))];
             foreach (var pool in _generic.Values)
             {
@@ -617,6 +740,16 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
         {
             WorkDirectory.TryDelete(_socketDirectory);
         }
+
+        // A folder that could not be removed keeps its lock file, unlocked, for the next server to remove both.
+        if (_root is not null && Directory.Exists(_root))
+        {
+            _ownerLock?.Dispose();
+        }
+        else
+        {
+            _ownerLock?.Delete();
+        }
     }
 
     private void EnsureDirectories()
@@ -626,7 +759,12 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
             return;
         }
 
-        var root = WorkDirectory.CreatePrivate(Path.Combine(_workDirectory, $"executor-{_tag}"));
+        // The lock first: a folder that another server finds without a held lock is one it may remove.
+        WorkDirectory.CreatePrivate(_workDirectory);
+        var root = Path.Combine(_workDirectory, FolderPrefix + _tag);
+        var ownerLock = OwnerLock.TryTake(root + LockSuffix)
+            ?? throw new IOException($"Another process holds {root}{LockSuffix}.");
+        WorkDirectory.CreatePrivate(root);
         var sockets = Path.Combine(root, "s");
 
         // Room for "/w" + a worker number + ".sock"; a deep work directory gets its sockets somewhere shorter.
@@ -636,13 +774,25 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
         }
         else
         {
-            sockets = Directory.CreateTempSubdirectory("crablambda-").FullName;
+            sockets = Directory.CreateTempSubdirectory(SocketFolderPrefix).FullName;
             _ownsSocketDirectory = true;
         }
 
+        // What the lock file says is for a person who looks, and for the server that removes what this one leaves.
+        ownerLock.Write(string.Create(
+            CultureInfo.InvariantCulture,
+            $"{Environment.ProcessId}\n{(_ownsSocketDirectory ? sockets : "")}\n"));
+        _ownerLock = ownerLock;
         _socketDirectory = sockets;
         _root = root;
     }
+
+    // Only a folder this executor could have made for its sockets is removed on the word of a lock file.
+    private static bool IsSocketFolder(string path) =>
+        path.Length > 0
+        && Path.IsPathFullyQualified(path)
+        && Path.GetFileName(path).StartsWith(SocketFolderPrefix, StringComparison.Ordinal)
+        && Path.GetDirectoryName(path) == Path.TrimEndingDirectorySeparator(Path.GetTempPath());
 
     /// <summary>The workers of one function version.</summary>
     private sealed class VersionPool(string codeDirectory)

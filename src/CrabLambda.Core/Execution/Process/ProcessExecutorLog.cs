@@ -131,6 +131,49 @@ internal static partial class ProcessExecutorLog
         string reason);
 
     [LoggerMessage(
+        EventId = 1114,
+        EventName = "GenericWorkerAboveMemoryLimit",
+        Level = LogLevel.Debug,
+        Message = "Pre-started worker {WorkerId} already uses more than the {MemoryMb} MB of {FunctionName} version "
+            + "{Version}, which starts a worker of its own.")]
+    public static partial void GenericWorkerAboveMemoryLimit(
+        ILogger logger,
+        string workerId,
+        int memoryMb,
+        string functionName,
+        int version);
+
+    [LoggerMessage(
+        EventId = 1115,
+        EventName = "ShutdownWaiting",
+        Level = LogLevel.Information,
+        Message = "Shutting down: {Count} executions still running get up to {GraceSecs} s to finish.")]
+    public static partial void ShutdownWaiting(ILogger logger, int count, double graceSecs);
+
+    [LoggerMessage(
+        EventId = 1116,
+        EventName = "ShutdownStoppingExecutions",
+        Level = LogLevel.Warning,
+        Message = "Shutting down: stopping {Count} executions still running after {GraceSecs} s; they are recorded "
+            + "as errors.")]
+    public static partial void ShutdownStoppingExecutions(ILogger logger, int count, double graceSecs);
+
+    [LoggerMessage(
+        EventId = 1117,
+        EventName = "ShutdownRecordsPending",
+        Level = LogLevel.Error,
+        Message = "Shutting down: {Count} stopped executions were still not recorded after {WaitSecs} s; they are "
+            + "lost.")]
+    public static partial void ShutdownRecordsPending(ILogger logger, int count, double waitSecs);
+
+    [LoggerMessage(
+        EventId = 1118,
+        EventName = "LeftoverFoldersRemoved",
+        Level = LogLevel.Information,
+        Message = "Removed the work folders of {Count} executors of servers that are gone: {Folders}.")]
+    public static partial void LeftoverFoldersRemoved(ILogger logger, int count, string folders);
+
+    [LoggerMessage(
         EventId = 1107,
         EventName = "InterpreterResolved",
         Level = LogLevel.Information,

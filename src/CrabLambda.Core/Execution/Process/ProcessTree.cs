@@ -102,6 +102,31 @@ internal static class ProcessTree
         return status is not null && status.Value.State != 'Z' && status.Value.State != 'X';
     }
 
+    /// <summary>
+    /// When a process started, in clock ticks since boot, or null when there is no such process. With the pid it
+    /// names one process for good: a pid can be reused, but not at the same start time.
+    /// </summary>
+    public static long? ReadStartTime(int pid)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText($"/proc/{pid}/stat", Encoding.UTF8);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+
+        // Field 22 of the line, counted from the state (field 3) that follows the parenthesised command name.
+        var close = text.LastIndexOf(')');
+        var fields = close < 0 ? [] : text[(close + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return fields.Length > 19
+            && long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks)
+                ? ticks
+                : null;
+    }
+
     /// <summary>Resets a process's peak resident set size to its current size; false when the kernel refused.</summary>
     public static bool TryResetPeakMemory(int pid)
     {

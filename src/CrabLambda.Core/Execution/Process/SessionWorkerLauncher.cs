@@ -11,10 +11,6 @@ namespace CrabLambda.Execution.Process;
 /// </summary>
 internal sealed class SessionWorkerLauncher : IWorkerLauncher
 {
-    private static readonly string[] s_setsidCandidates = ["/usr/bin/setsid", "/bin/setsid"];
-
-    private readonly Lazy<string?> _setsid = new(FindSetsid);
-
     public Task<IWorkerProcess> StartAsync(WorkerStartInfo startInfo, CancellationToken cancellationToken) =>
         Task.FromResult(Start(startInfo));
 
@@ -47,12 +43,8 @@ internal sealed class SessionWorkerLauncher : IWorkerLauncher
         string codeDirectory,
         IReadOnlyDictionary<string, string> environment)
     {
-        // .NET cannot call setsid() between fork and exec, so the util-linux program does it and then execs the worker
-        // in place: the worker's pid is the session and group id.
-        var setsid = _setsid.Value ?? throw new InvalidOperationException(
-            "Cannot start function workers: the setsid program (util-linux) was not found in /usr/bin or /bin.");
-
-        var info = new ProcessStartInfo(setsid)
+        // The worker's pid is the session and group id.
+        var info = new ProcessStartInfo(launch.Executable)
         {
             UseShellExecute = false,
             RedirectStandardInput = true,
@@ -60,7 +52,6 @@ internal sealed class SessionWorkerLauncher : IWorkerLauncher
             RedirectStandardError = true,
             WorkingDirectory = codeDirectory,
         };
-        info.ArgumentList.Add(launch.Executable);
         foreach (var argument in launch.Arguments)
         {
             info.ArgumentList.Add(argument);
@@ -72,13 +63,11 @@ internal sealed class SessionWorkerLauncher : IWorkerLauncher
             info.Environment[name] = value;
         }
 
-        var process = System.Diagnostics.Process.Start(info)
+        var process = System.Diagnostics.Process.Start(NewSession.Wrap(info))
             ?? throw new InvalidOperationException($"Could not start {launch.Executable}.");
         process.StandardInput.Close();
         return new SessionWorkerProcess(process);
     }
-
-    private static string? FindSetsid() => s_setsidCandidates.FirstOrDefault(File.Exists);
 
     private sealed class SessionWorkerProcess : IWorkerProcess
     {

@@ -33,6 +33,7 @@ internal sealed class Worker
     private FunctionVersion? _version;
     private string? _functionName;
     private ReadOnlyMemory<byte>? _loadFrame;
+    private long _oomKillsBeforeLoad;
     private Socket? _listener;
     private WorkerChannel? _channel;
     private IWorkerProcess? _process;
@@ -140,6 +141,9 @@ internal sealed class Worker
     /// <summary>The executor's keep-alive timer for this worker, created on first use.</summary>
     public ITimer? IdleTimer { get; set; }
 
+    /// <summary>The worker's place among the executor's idle workers (least recently used first) while idle.</summary>
+    public LinkedListNode<Worker>? IdleNode { get; set; }
+
     private TimeProvider Time => _settings.TimeProvider;
 
     /// <summary>
@@ -157,13 +161,14 @@ internal sealed class Worker
         InvocationLog log;
         if (_state is WorkerState.New or WorkerState.Waiting)
         {
+            // The handler's run time is what an invocation reports, so one whose worker did not start reports none.
             if (_state == WorkerState.New)
             {
                 var launchError = await LaunchAsync(cancellationToken).ConfigureAwait(false);
                 if (launchError is not null)
                 {
                     _state = WorkerState.Broken;
-                    return Outcome(ExecutionStatus.Error, null, launchError, startedAt, null, []);
+                    return Outcome(ExecutionStatus.Error, null, launchError, TimeSpan.Zero, null, []);
                 }
             }
 
@@ -172,10 +177,18 @@ internal sealed class Worker
             if (startError is not null)
             {
                 _state = WorkerState.Broken;
+                var status = ExecutionStatus.Error;
+                if (RanOutOfMemoryWhileStarting())
+                {
+                    status = ExecutionStatus.Oom;
+                    startError = $"The function needed more than its memory limit of {Version.MemoryMb} MB to start: "
+                        + "the kernel's out-of-memory killer stopped its worker while it loaded.";
+                }
+
                 ProcessExecutorLog.WorkerStartFailed(_settings.Logger, Id, FunctionName, Version.Version, startError);
                 Kill(StopReason.Failed);
                 var lines = await DrainAsync(log).ConfigureAwait(false);
-                return Outcome(ExecutionStatus.Error, null, startError, startedAt, null, lines);
+                return Outcome(status, null, startError, TimeSpan.Zero, null, lines);
             }
         }
         else
@@ -262,26 +275,33 @@ internal sealed class Worker
     /// the code into the worker's own code folder and sets the version's limits on it. Returns why it cannot take
     /// the version (the worker must then be stopped), or null.
     /// </summary>
-    public async Task<string?> AssignAsync(
+    public async Task<AssignRefusal?> AssignAsync(
         FunctionVersion version,
         string functionName,
         CancellationToken cancellationToken)
     {
         if (!IsWaitingForVersion)
         {
-            return "the worker is not waiting for a function";
+            return new AssignRefusal("the worker is not waiting for a function", AboveMemoryLimit: false);
         }
 
         try
         {
             var load = await _runtime.GetLoadAsync(version, _codeDirectory, cancellationToken).ConfigureAwait(false);
-            var codePath = _process!.AssignVersion(version, load.CodePath);
+
+            // Before the limit is set: lowered below the usage on cgroup v2, it makes the kernel kill in the group.
+            _oomKillsBeforeLoad = _process!.HasOwnMemoryGroup ? _process.ReadOomKillCount() : 0;
+            var codePath = _process.AssignVersion(version, load.CodePath);
             _loadFrame = WorkerMessages.BuildLoad(codePath, load.Handler);
+        }
+        catch (MemoryLimitBelowUsageException e)
+        {
+            return new AssignRefusal(e.Message, AboveMemoryLimit: true);
         }
         catch (Exception e) when (e is FunctionCodeException or IOException or UnauthorizedAccessException
             or InvalidOperationException or ArgumentException or NotSupportedException)
         {
-            return e.Message;
+            return new AssignRefusal(e.Message, AboveMemoryLimit: false);
         }
 
         _version = version;
@@ -556,11 +576,34 @@ internal sealed class Worker
             message = null;
         }
 
-        var outcome = message is null
-            ? await DiedAsync(request, log, startedAt, oomKillsBefore).ConfigureAwait(false)
-            : await FinishAsync(request, message, log, startedAt).ConfigureAwait(false);
-        return AttributeLimits(outcome, process, oomKillsBefore, limitHitsBefore);
+        if (message is not null)
+        {
+            var finished = await FinishAsync(request, message, log, startedAt).ConfigureAwait(false);
+            return AttributeLimits(finished, process, oomKillsBefore, limitHitsBefore);
+        }
+
+        // Logged once the cause is known, so that the log says what the answer says.
+        var died = await DiedAsync(log, startedAt, oomKillsBefore).ConfigureAwait(false);
+        died = AttributeLimits(died, process, oomKillsBefore, limitHitsBefore);
+        ProcessExecutorLog.WorkerDied(
+            _settings.Logger,
+            Id,
+            process.Id,
+            FunctionName,
+            Version.Version,
+            request.ExecutionId,
+            died.Error!);
+        return died;
     }
+
+    /// <summary>
+    /// Whether the kernel's OOM killer killed in the worker's own memory group while it started and loaded the
+    /// function: a fresh group counts from zero, a generic worker from when it was given the version.
+    /// </summary>
+    private bool RanOutOfMemoryWhileStarting() =>
+        _stopReason is null
+        && _process is { HasOwnMemoryGroup: true } process
+        && process.ReadOomKillCount() > _oomKillsBeforeLoad;
 
     /// <summary>
     /// Names the limit a failed invocation ran into, from the kernel's own counters for the worker's group: a kill
@@ -655,11 +698,7 @@ internal sealed class Worker
         return Outcome(ExecutionStatus.Timeout, null, error, duration, peak, lines);
     }
 
-    private async Task<ExecutionOutcome> DiedAsync(
-        ExecutionRequest request,
-        InvocationLog log,
-        long startedAt,
-        long oomKillsBefore)
+    private async Task<ExecutionOutcome> DiedAsync(InvocationLog log, long startedAt, long oomKillsBefore)
     {
         var duration = Time.GetElapsedTime(startedAt);
         var process = _process!;
@@ -674,12 +713,14 @@ internal sealed class Worker
             status = ExecutionStatus.Error;
             error = DescribeStop(reason);
         }
-        else if (exitCode == SignalExitBase + NativeMethods.SigKill
+        else if (!process.HasOwnMemoryGroup
+            && exitCode == SignalExitBase + NativeMethods.SigKill
             && oomKillsBefore >= 0
             && process.ReadOomKillCount() > oomKillsBefore)
         {
             // NOTE: without a memory cgroup the kernel only kills for memory when the whole host runs short; a rise of
             // its kill counter while the worker died of SIGKILL is the best evidence there is that it was the cause.
+            // A worker with a group of its own is judged on that group's counter (AttributeLimits).
             status = ExecutionStatus.Oom;
             error = "The function was killed by the kernel's out-of-memory killer: the host ran out of memory.";
         }
@@ -689,14 +730,6 @@ internal sealed class Worker
             error = DescribeExit(exitCode, "before it returned a result");
         }
 
-        ProcessExecutorLog.WorkerDied(
-            _settings.Logger,
-            Id,
-            process.Id,
-            FunctionName,
-            Version.Version,
-            request.ExecutionId,
-            error);
         var lines = await DrainAsync(log).ConfigureAwait(false);
         return Outcome(status, null, error, duration, process.ReadPeakMemoryBytes(), lines);
     }
@@ -874,7 +907,7 @@ internal sealed class Worker
 
     private static string DescribeStop(StopReason reason) => reason switch
     {
-        StopReason.Shutdown => "The execution was stopped because the executor shut down.",
+        StopReason.Shutdown => "The execution was stopped because the server shut down.",
         StopReason.Retired => "The execution was stopped because the function was retired.",
         StopReason.Cancelled => "The execution was cancelled.",
         _ => "The function's worker was stopped.",
@@ -883,8 +916,9 @@ internal sealed class Worker
     private static string DescribeStopForLog(StopReason? reason) => reason switch
     {
         StopReason.KeepAlive => "idle longer than the keep-alive",
+        StopReason.IdleLimit => "the least recently used of more idle workers than MaxIdleWorkers",
         StopReason.Retired => "the function was retired",
-        StopReason.Shutdown => "the executor shut down",
+        StopReason.Shutdown => "the server shut down",
         StopReason.Timeout => "an execution timed out",
         StopReason.Cancelled => "an execution was cancelled",
         _ => "it failed or exited",
@@ -915,11 +949,21 @@ internal sealed class Worker
             logs);
 }
 
+/// <summary>Why a generic worker cannot be given a version.</summary>
+/// <param name="Reason">What stood in the way.</param>
+/// <param name="AboveMemoryLimit">
+/// Whether it already uses more memory than the version may: an expected outcome of a small memory limit, not a fault.
+/// </param>
+internal sealed record AssignRefusal(string Reason, bool AboveMemoryLimit);
+
 /// <summary>Why a worker was stopped.</summary>
 internal enum StopReason
 {
     /// <summary>It was idle longer than the keep-alive.</summary>
     KeepAlive,
+
+    /// <summary>It was the least recently used idle worker when there were more than the executor keeps.</summary>
+    IdleLimit,
 
     /// <summary>Its function was retired.</summary>
     Retired,

@@ -56,6 +56,12 @@ internal abstract class CgroupGroup : IDisposable
         while (DateTime.UtcNow < deadline);
     }
 
+    /// <summary>Removes the group's folders if no process is in it; kills nothing.</summary>
+    internal bool TryRemoveEmpty() => Processes().Count == 0 && TryRemove();
+
+    /// <summary>Removes an empty control group folder, or one already gone; false while it is in use.</summary>
+    internal static bool TryRemoveFolder(string path) => TryRemoveDirectory(path);
+
     /// <summary>Removes the group's folders; fails while a process is still in it.</summary>
     protected abstract bool TryRemove();
 
@@ -107,7 +113,7 @@ internal abstract class CgroupGroup : IDisposable
 
             return true;
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return false;
         }

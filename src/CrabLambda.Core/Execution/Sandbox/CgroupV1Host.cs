@@ -10,13 +10,16 @@ internal sealed class CgroupV1Host : CgroupHost
 {
     private static readonly string[] Required = ["memory", "pids", "cpu"];
 
-    private readonly IReadOnlyDictionary<string, string> _bases;
+    // The folder of this process's own group in each controller's hierarchy, where servers' folders are made.
+    private readonly IReadOnlyDictionary<string, string> _parents;
 
-    private CgroupV1Host(IReadOnlyDictionary<string, string> bases) => _bases = bases;
+    private CgroupV1Host(IReadOnlyDictionary<string, string> parents) => _parents = parents;
 
     public override int Version => 1;
 
     public override string Description => "cgroup v1 (memory, pids, cpu)";
+
+    internal override IReadOnlyList<string> ParentFolders => [.. _parents.Values];
 
     public static CgroupV1Host? TryCreate(CgroupMounts mounts, out string reason)
     {
@@ -27,30 +30,29 @@ internal sealed class CgroupV1Host : CgroupHost
             return null;
         }
 
-        var bases = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var controller in Required)
+        var host = new CgroupV1Host(Required.ToDictionary(c => c, c => mounts.V1[c], StringComparer.Ordinal));
+        string? folder = null;
+        try
         {
-            var folder = Path.Join(mounts.V1[controller], ServerFolderName());
-            try
+            host.AcquireServerFolder(path =>
             {
-                Directory.CreateDirectory(folder);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                reason = $"cannot create {folder}: {ex.Message}";
-                return null;
-            }
-
-            bases[controller] = folder;
+                folder = path;
+                Directory.CreateDirectory(path);
+            });
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            reason = $"cannot create {folder}: {ex.Message}";
+            return null;
         }
 
         reason = "";
-        return new CgroupV1Host(bases);
+        return host;
     }
 
     public override CgroupGroup CreateGroup(string name, CgroupLimits limits)
     {
-        var folders = _bases.ToDictionary(b => b.Key, b => Path.Join(b.Value, name), StringComparer.Ordinal);
+        var folders = Folders(ServerFolderName, name);
         foreach (var folder in folders.Values)
         {
             Directory.CreateDirectory(folder);
@@ -69,6 +71,11 @@ internal sealed class CgroupV1Host : CgroupHost
         }
     }
 
+    internal override CgroupGroup OpenGroup(string serverFolder, string name) => new Group(Folders(serverFolder, name));
+
+    private Dictionary<string, string> Folders(string serverFolder, string name) =>
+        _parents.ToDictionary(p => p.Key, p => Path.Join(p.Value, serverFolder, name), StringComparer.Ordinal);
+
     private sealed class Group(IReadOnlyDictionary<string, string> folders) : CgroupGroup
     {
         private readonly string _memory = folders["memory"];
@@ -80,24 +87,16 @@ internal sealed class CgroupV1Host : CgroupHost
 
         public override void SetLimits(CgroupLimits limits)
         {
-            var bytes = limits.MemoryBytes.ToString(CultureInfo.InvariantCulture);
-            var limit = Path.Join(_memory, "memory.limit_in_bytes");
-
-            // Where swap is accounted, memory plus swap gets the same limit so a function cannot swap past it. The
-            // kernel keeps memory at or below memory plus swap, so a raise writes that first and a cut writes it last.
-            var memsw = Path.Join(_memory, "memory.memsw.limit_in_bytes");
-            var swapAccounted = File.Exists(memsw);
-            var raise = (ReadNumber(limit) ?? long.MaxValue) < limits.MemoryBytes;
-            if (swapAccounted && raise)
+            try
             {
-                Write(memsw, bytes);
+                SetMemoryLimit(limits.MemoryBytes);
             }
-
-            // Refused with EBUSY when the group already uses more than the new limit.
-            Write(limit, bytes);
-            if (swapAccounted && !raise)
+            catch (IOException e) when (ReadNumber(Path.Join(_memory, "memory.usage_in_bytes")) > limits.MemoryBytes)
             {
-                Write(memsw, bytes);
+                // The kernel refuses (EBUSY) a limit below what the group uses and cannot reclaim.
+                throw new MemoryLimitBelowUsageException(
+                    $"the group uses more than the limit of {limits.MemoryBytes / (1024 * 1024)} MB",
+                    e);
             }
 
             Write(Path.Join(_pids, "pids.max"), limits.MaxProcesses.ToString(CultureInfo.InvariantCulture));
@@ -138,5 +137,27 @@ internal sealed class CgroupV1Host : CgroupHost
         }
 
         protected override bool TryRemove() => folders.Values.All(TryRemoveDirectory);
+
+        private void SetMemoryLimit(long memoryBytes)
+        {
+            var bytes = memoryBytes.ToString(CultureInfo.InvariantCulture);
+            var limit = Path.Join(_memory, "memory.limit_in_bytes");
+
+            // Where swap is accounted, memory plus swap gets the same limit so a function cannot swap past it. The
+            // kernel keeps memory at or below memory plus swap, so a raise writes that first and a cut writes it last.
+            var memsw = Path.Join(_memory, "memory.memsw.limit_in_bytes");
+            var swapAccounted = File.Exists(memsw);
+            var raise = (ReadNumber(limit) ?? long.MaxValue) < memoryBytes;
+            if (swapAccounted && raise)
+            {
+                Write(memsw, bytes);
+            }
+
+            Write(limit, bytes);
+            if (swapAccounted && !raise)
+            {
+                Write(memsw, bytes);
+            }
+        }
     }
 }

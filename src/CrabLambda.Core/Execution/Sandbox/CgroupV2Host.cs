@@ -11,12 +11,13 @@ internal sealed class CgroupV2Host : CgroupHost
 {
     private static readonly string[] Required = ["memory", "pids", "cpu"];
 
-    private readonly string _base;
+    // This process's own group, where servers' folders are made.
+    private readonly string _parent;
     private readonly IReadOnlySet<string> _controllers;
 
-    internal CgroupV2Host(string baseFolder, IReadOnlySet<string> controllers)
+    private CgroupV2Host(string parent, IReadOnlySet<string> controllers)
     {
-        _base = baseFolder;
+        _parent = parent;
         _controllers = controllers;
     }
 
@@ -48,8 +49,9 @@ internal sealed class CgroupV2Host : CgroupHost
     /// </summary>
     internal static CgroupV2Host? TryCreate(string ownGroup, IReadOnlySet<string> controllers, out string reason)
     {
-        var baseFolder = Path.Join(ownGroup, ServerFolderName());
+        var baseFolder = Path.Join(ownGroup, ServerFolderName);
         var enable = string.Join(' ', controllers.Select(c => "+" + c));
+        var host = new CgroupV2Host(ownGroup, controllers);
         try
         {
             if (controllers.Count > 0 && !TryWrite(Path.Join(ownGroup, "cgroup.subtree_control"), enable))
@@ -59,11 +61,14 @@ internal sealed class CgroupV2Host : CgroupHost
                 return null;
             }
 
-            Directory.CreateDirectory(baseFolder);
-            if (controllers.Count > 0)
+            host.AcquireServerFolder(folder =>
             {
-                Write(Path.Join(baseFolder, "cgroup.subtree_control"), enable);
-            }
+                Directory.CreateDirectory(folder);
+                if (controllers.Count > 0)
+                {
+                    Write(Path.Join(folder, "cgroup.subtree_control"), enable);
+                }
+            });
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -72,12 +77,14 @@ internal sealed class CgroupV2Host : CgroupHost
         }
 
         reason = "";
-        return new CgroupV2Host(baseFolder, controllers);
+        return host;
     }
+
+    internal override IReadOnlyList<string> ParentFolders => [_parent];
 
     public override CgroupGroup CreateGroup(string name, CgroupLimits limits)
     {
-        var folder = Path.Join(_base, name);
+        var folder = Path.Join(_parent, ServerFolderName, name);
         Directory.CreateDirectory(folder);
 
         var group = new Group(folder, _controllers);
@@ -92,6 +99,9 @@ internal sealed class CgroupV2Host : CgroupHost
             throw;
         }
     }
+
+    internal override CgroupGroup OpenGroup(string serverFolder, string name) =>
+        new Group(Path.Join(_parent, serverFolder, name), _controllers);
 
     private static HashSet<string> ReadControllers(string path)
     {

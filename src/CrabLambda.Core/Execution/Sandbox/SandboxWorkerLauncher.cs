@@ -113,7 +113,9 @@ internal sealed class SandboxWorkerLauncher : IWorkerLauncher
                 info.Environment[name] = value;
             }
 
-            var process = await ProcessSpawner.StartAsync(info).ConfigureAwait(false);
+            // The worker's first process (the shell that joins the group, then bubblewrap) leads a session of its
+            // own, so that a terminal's Ctrl-C to the server's process group does not reach the sandbox.
+            var process = await ProcessSpawner.StartAsync(NewSession.Wrap(info)).ConfigureAwait(false);
             process.StandardInput.Close();
             return new SandboxedWorkerProcess(this, process, group, start);
         }
@@ -128,10 +130,10 @@ internal sealed class SandboxWorkerLauncher : IWorkerLauncher
     {
         if (_isolation.Tools is not { } tools)
         {
-            // Limits without namespaces: join the group, then start the worker in a session of its own.
+            // Limits without namespaces: join the group, then become the worker.
             var join = string.Join(' ', group!.ProcsFiles.Select(f => $"echo $$ > '{f}' || exit 125;"));
-            return ["/bin/sh", "-c", join + " exec \"$@\"", "crablambda-join", "/usr/bin/setsid",
-                start.Launch.Executable, .. start.Launch.Arguments];
+            return ["/bin/sh", "-c", join + " exec \"$@\"", "crablambda-join", start.Launch.Executable,
+                .. start.Launch.Arguments];
         }
 
         if (RunsAsSandboxUser)

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
+using CrabLambda.Execution.Process;
 using CrabLambda.Execution.Sandbox;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -337,8 +338,9 @@ internal sealed partial class RustCompiler : IDisposable
         start.Environment["TMPDIR"] = TemporaryDirectory;
         start.Environment["LC_ALL"] = "C";
 
-        // From the spawner's long-lived thread: bubblewrap's --die-with-parent fires when the starting thread ends.
-        using var process = await ProcessSpawner.StartAsync(start).ConfigureAwait(false);
+        // From the spawner's long-lived thread: bubblewrap's --die-with-parent fires when the starting thread ends. In
+        // a session of its own, so that a terminal's Ctrl-C to the server does not break a deploy in the middle.
+        using var process = await ProcessSpawner.StartAsync(NewSession.Wrap(start)).ConfigureAwait(false);
         process.StandardInput.Close();
 
         // NOTE: a compile is limited in time, not in memory: rustc takes what the code makes it take (a huge constant,

@@ -107,6 +107,37 @@ public sealed class PrestartedWorkerTests
         Assert.DoesNotContain(logs.Records, r => r.EventId.Id == 1113);
     }
 
+    [Theory]
+    [InlineData("python")]
+    [InlineData("node")]
+    public async Task FirstInvoke_MemoryLimitTooSmallToStart_IsOomWithNoStartTimeAndNoWarning(string name)
+    {
+        // 1 MB is less than a waiting interpreter uses: cgroup v1 refuses that limit on it, so the version starts a
+        // worker of its own, and the kernel kills that one in its group while it loads.
+        var logs = new RecordingLoggerProvider();
+        using var factory = LoggerFactory.Create(builder => builder.AddProvider(logs).SetMinimumLevel(LogLevel.Debug));
+        await using var harness = Start(IsolationMode.Sandbox, logger: factory.CreateLogger<ProcessExecutor>());
+        var code = name == "python" ? Echo : "exports.handler = async () => 'ok';";
+        var version = ExecutorHarness.Deploy(Runtime(harness, name), code, memoryMb: 1);
+        await WaitForGenericAsync(harness, name);
+
+        var result = await harness.InvokeAsync(version);
+
+        Assert.True(result.Status == ExecutionStatus.Oom, $"{result.Status}: {result.Error}");
+        Assert.Equal(
+            "The function needed more than its memory limit of 1 MB to start: the kernel's out-of-memory killer "
+                + "stopped its worker while it loaded.",
+            result.Error);
+        Assert.Equal(0, result.DurationMs);
+        Assert.DoesNotContain(logs.Records, r => r.EventId.Id == 1113);
+        if (HostIsolation.Resolve(IsolationMode.Sandbox).Cgroups!.Version == 1)
+        {
+            var refused = Assert.Single(logs.Records, r => r.EventId.Id == 1114);
+            Assert.Equal(LogLevel.Debug, refused.Level);
+            Assert.Contains("already uses more than the 1 MB of test-function version 1", refused.Message);
+        }
+    }
+
     [Fact]
     public async Task Limits_OfATakenWorker_AreTheVersionsInItsControlGroup()
     {

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using CrabLambda.Execution;
 using CrabLambda.Execution.Process;
+using CrabLambda.Execution.Sandbox;
 using Microsoft.Extensions.Logging;
 
 namespace CrabLambda.Tests.Execution.Process;
@@ -40,6 +41,25 @@ public sealed class ProcessExecutorLoggingTests
         Assert.Equal(3, entries.Count(e => e.Id == 1101));
         Assert.Equal(3, entries.Count(e => e.Id == 1102));
         Assert.DoesNotContain(entries, e => e.Message.Contains("secret", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Execute_FunctionPastItsOwnMemoryLimit_LogSaysItWentPastItsLimit()
+    {
+        var logger = new RecordingLogger();
+        await using var harness = new ExecutorHarness(logger: logger, isolation: IsolationMode.Sandbox);
+        var version = ExecutorHarness.Deploy(
+            harness.Python,
+            "def handler(event):\n    return len(bytearray(300 << 20))\n",
+            memoryMb: 64);
+
+        var result = await harness.InvokeAsync(version);
+
+        Assert.True(result.Status == ExecutionStatus.Oom, $"{result.Status}: {result.Error}");
+        var died = Assert.Single(logger.Entries, e => e.Id == 1104);
+        Assert.Contains("went past its memory limit of 64 MB", died.Message);
+        Assert.DoesNotContain("host ran out of memory", died.Message);
+        Assert.EndsWith(result.Error!, died.Message);
     }
 
     private sealed record Entry(int Id, string? Name, LogLevel Level, string Message);

@@ -1,9 +1,14 @@
 using System.Text.Json;
 using CrabLambda.Execution;
 using CrabLambda.Execution.Process;
+using CrabLambda.Execution.Sandbox;
+using CrabLambda.Functions;
 using CrabLambda.Runtimes;
+using CrabLambda.Storage;
+using CrabLambda.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
 namespace CrabLambda.Tests.Execution.Process;
@@ -46,6 +51,23 @@ public sealed class ProcessExecutorTests : IAsyncLifetime
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         Assert.Equal(pid.ToString(), fields[2]);
         Assert.Equal(pid.ToString(), fields[3]);
+    }
+
+    [Theory]
+    [InlineData(IsolationMode.None)]
+    [InlineData(IsolationMode.Sandbox)]
+    public async Task Execute_AnyIsolation_WorkerLeadsASessionApartFromTheServers(IsolationMode isolation)
+    {
+        // A terminal's Ctrl-C signals the server's whole process group: no worker process may be in it.
+        await using var harness = new ExecutorHarness(isolation: isolation);
+        var version = harness.DeployPython(ReturnsPid);
+
+        var result = await harness.InvokeAsync(version);
+
+        Assert.True(result.Status == ExecutionStatus.Success, result.Error);
+        var worker = Assert.Single(harness.Executor.GetWorkerProcessIds(version.FunctionId));
+        Assert.Equal((worker, worker), ProcessIds.GroupAndSession(worker));
+        Assert.NotEqual(ProcessIds.GroupAndSession(Environment.ProcessId).Session, worker);
     }
 
     [Fact]
@@ -116,6 +138,44 @@ public sealed class ProcessExecutorTests : IAsyncLifetime
         Assert.Equal(pid, reused);
         Assert.True(aliveBeforeKeepAlive);
         Assert.NotEqual(pid, replacement);
+    }
+
+    [Fact]
+    public async Task Execute_MoreIdleWorkersThanMaxIdleWorkers_StopsTheLeastRecentlyUsed()
+    {
+        await using var harness = new ExecutorHarness(configure: options => options.MaxIdleWorkers = 2);
+        var first = harness.DeployPython(ReturnsPid);
+        var second = harness.DeployPython(ReturnsPid);
+        var third = harness.DeployPython(ReturnsPid);
+        var firstPid = int.Parse((await harness.InvokeAsync(first)).Output!);
+        var secondPid = int.Parse((await harness.InvokeAsync(second)).Output!);
+
+        // The first becomes the most recently used again, so the second is the one idle longest when the third ends.
+        Assert.Equal(firstPid, int.Parse((await harness.InvokeAsync(first)).Output!));
+        var thirdPid = int.Parse((await harness.InvokeAsync(third)).Output!);
+
+        await ExecutorHarness.WaitUntilGoneAsync(secondPid);
+        await ExecutorHarness.WaitUntilAsync(
+            () => harness.Executor.GetWorkerProcessIds(second.FunctionId).Count == 0,
+            "the executor let go of the stopped worker");
+        Assert.Equal([firstPid], harness.Executor.GetWorkerProcessIds(first.FunctionId));
+        Assert.Equal([thirdPid], harness.Executor.GetWorkerProcessIds(third.FunctionId));
+        Assert.True(ProcessTree.IsRunning(firstPid) && ProcessTree.IsRunning(thirdPid));
+
+        var again = await harness.InvokeAsync(second);
+        Assert.NotEqual(secondPid, int.Parse(again.Output!));
+    }
+
+    [Fact]
+    public async Task Execute_MaxIdleWorkersZero_StopsEachWorkerOnceItsInvocationEnds()
+    {
+        await using var harness = new ExecutorHarness(configure: options => options.MaxIdleWorkers = 0);
+        var version = harness.DeployPython(ReturnsPid);
+
+        var result = await harness.InvokeAsync(version);
+
+        Assert.Equal(ExecutionStatus.Success, result.Status);
+        await ExecutorHarness.WaitUntilGoneAsync(int.Parse(result.Output!));
     }
 
     [Fact]
@@ -212,6 +272,86 @@ public sealed class ProcessExecutorTests : IAsyncLifetime
         Assert.IsType<ProcessExecutor>(executor);
         Assert.Equal(["node", "python", "rust"], provider.GetServices<IRuntime>().Select(r => r.Name).Order());
         Assert.False(ProcessTree.IsRunning(pid));
+    }
+
+    [Fact]
+    public async Task HostStopping_ExecutionRunningPastTheShutdownGrace_IsStoppedAndRecordedAsAnError()
+    {
+        var time = new FakeTimeProvider();
+        var logs = new RecordingLoggerProvider();
+        var services = new ServiceCollection();
+        services.AddLogging(builder => builder.AddProvider(logs));
+        services.AddSingleton<TimeProvider>(time);
+        services.AddCrabLambda(o =>
+            {
+                o.WorkDirectory = _scratch;
+                o.Isolation = IsolationMode.None;
+                o.ShutdownGrace = TimeSpan.FromSeconds(20);
+            })
+            .AddSqlite(Path.Combine(_scratch, "crablambda.db"));
+        await using var provider = services.BuildServiceProvider();
+        await provider.GetRequiredService<StoreInitializer>().StartAsync(CancellationToken.None);
+        var client = provider.GetRequiredService<IFunctionClient>();
+        var code = "import time\n\ndef handler(event):\n    open(event['started'], 'w').close()\n    time.sleep(600)\n";
+        await client.CreateAsync(new FunctionDefinition("sleeper", "python", code, "handler", TimeoutSecs: 300));
+        var started = Path.Combine(_scratch, "started");
+        var invocation = client.InvokeAsync("sleeper", JsonSerializer.SerializeToUtf8Bytes(new { started }));
+        await ExecutorHarness.WaitUntilAsync(() => File.Exists(started), "the handler runs");
+        var lifetime = provider.GetServices<IHostedService>().OfType<WorkerLifetimeService>().Single();
+
+        await lifetime.StoppingAsync(CancellationToken.None);
+        time.Advance(TimeSpan.FromSeconds(19));
+        Assert.False(invocation.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(1));
+        var result = await invocation;
+        await lifetime.StopAsync(CancellationToken.None);
+
+        Assert.Equal(ExecutionStatus.Error, result.Status);
+        Assert.Equal("The execution was stopped because the server shut down.", result.Error);
+        var stored = await client.GetExecutionAsync(result.ExecutionId);
+        Assert.Equal((ExecutionStatus.Error, result.Error), (stored.Status, stored.Error));
+        var waiting = Assert.Single(logs.Records, r => r.EventId.Id == 1115);
+        Assert.Contains("1 executions still running get up to 20 s", waiting.Message);
+        Assert.Single(logs.Records, r => r.EventId.Id == 1116 && r.Level == LogLevel.Warning);
+    }
+
+    [Fact]
+    public async Task RemoveLeftoverFolders_FoldersOfExecutorsThatAreGone_AreRemovedAndLiveOnesKept()
+    {
+        var work = _harness.WorkDirectory;
+        var options = Microsoft.Extensions.Options.Options.Create(new CrabLambdaOptions { WorkDirectory = work });
+        await using var live = new ProcessExecutor(
+            options,
+            new SessionWorkerLauncher(),
+            TimeProvider.System,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<ProcessExecutor>.Instance);
+        var version = _harness.DeployPython(ReturnsPid);
+        var request = new ExecutionRequest(Guid.CreateVersion7(), "live", version, _harness.Python, "{}"u8.ToArray());
+        Assert.Equal(ExecutionStatus.Success, (await live.ExecuteAsync(request, CancellationToken.None)).Status);
+        var liveFolders = Directory.GetDirectories(work, "executor-*");
+
+        // Left by an executor that was killed: its folder with code, and its lock file, which nobody holds now.
+        var gone = Path.Combine(work, "executor-0badc0de");
+        Directory.CreateDirectory(Path.Combine(gone, "code", "f-1"));
+        var goneSockets = Directory.CreateTempSubdirectory("crablambda-").FullName;
+        File.WriteAllText(gone + ".lock", $"12345\n{goneSockets}\n");
+        var orphanLock = Path.Combine(work, "executor-0fa0fa00.lock");
+        File.WriteAllText(orphanLock, "");
+
+        // Made before executors held locks: its owner might still run.
+        var older = Directory.CreateDirectory(Path.Combine(work, "executor-01de0001")).FullName;
+
+        var removed = _harness.Executor.RemoveLeftoverFolders();
+
+        Assert.Equal(["executor-0badc0de"], removed);
+        Assert.False(Directory.Exists(gone));
+        Assert.False(File.Exists(gone + ".lock"));
+        Assert.False(Directory.Exists(goneSockets));
+        Assert.False(File.Exists(orphanLock));
+        Assert.True(Directory.Exists(older));
+        Assert.All(liveFolders, folder => Assert.True(Directory.Exists(folder)));
+        Assert.All(liveFolders, folder => Assert.True(File.Exists(folder + ".lock")));
+        Assert.Equal(ExecutionStatus.Success, (await live.ExecuteAsync(request, CancellationToken.None)).Status);
     }
 
     [Fact]

@@ -158,7 +158,7 @@ public sealed class CgroupTests(SandboxFixture sandbox) : IClassFixture<SandboxF
         {
             var host = CgroupV2Host.TryCreate(root, new HashSet<string> { "memory", "pids", "cpu" }, out var reason);
             Assert.True(host is not null, reason);
-            var groupFolder = Path.Combine(root, "crablambda-" + Environment.ProcessId, "w1");
+            var groupFolder = Path.Combine(root, CgroupHost.ServerFolderName, "w1");
             Directory.CreateDirectory(groupFolder);
             File.WriteAllText(Path.Combine(groupFolder, "memory.events"), "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n");
             File.WriteAllText(Path.Combine(groupFolder, "pids.events"), "max 3\n");
@@ -178,6 +178,120 @@ public sealed class CgroupTests(SandboxFixture sandbox) : IClassFixture<SandboxF
 
             Assert.Equal((2048 * Mb).ToString(CultureInfo.InvariantCulture), Read(groupFolder, "memory.max"));
             Assert.Equal("200000 100000", Read(groupFolder, "cpu.max"));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void RemoveLeftovers_FolderOfAServerThatIsGone_KillsWhatRunsInItAndRemovesIt()
+    {
+        var name = CgroupHost.FolderName(CgroupHost.OwnPidNamespace, GoneProcess(out var startTime), startTime);
+        var group = Host.OpenGroup(name, "w-left");
+        CreateFolders(name, "w-left");
+        using var left = StartInGroup(group, "sleep 300 & sleep 300 & wait");
+        WaitFor(() => group.Processes().Count >= 3);
+
+        var removed = Host.RemoveLeftovers();
+
+        Assert.Contains(name, removed.Folders);
+        Assert.True(removed.KilledProcesses >= 3, $"{removed.KilledProcesses} processes killed");
+        Assert.True(left.WaitForExit(TimeSpan.FromSeconds(10)));
+        Assert.All(Host.ParentFolders, parent => Assert.False(Directory.Exists(Path.Join(parent, name))));
+    }
+
+    [Fact]
+    public void RemoveLeftovers_FolderOfARunningServerOrAnotherNamespace_IsLeftAsItIs()
+    {
+        using var owner = System.Diagnostics.Process.Start("sleep", "300");
+        var running = CgroupHost.FolderName(
+            CgroupHost.OwnPidNamespace,
+            owner.Id,
+            CrabLambda.Execution.Process.ProcessTree.ReadStartTime(owner.Id)!.Value);
+        var elsewhere = CgroupHost.FolderName(CgroupHost.OwnPidNamespace + 1, GoneProcess(out var start), start);
+        var group = Host.OpenGroup(running, "w-busy");
+        CreateFolders(running, "w-busy");
+        CreateFolders(elsewhere, "w-idle");
+        using var busy = StartInGroup(group, "sleep 300");
+        try
+        {
+            WaitFor(() => group.Processes().Count >= 1);
+
+            var removed = Host.RemoveLeftovers();
+
+            Assert.DoesNotContain(running, removed.Folders);
+            Assert.DoesNotContain(elsewhere, removed.Folders);
+            Assert.False(busy.HasExited);
+            Assert.All(
+                Host.ParentFolders,
+                parent => Assert.True(Directory.Exists(Path.Join(parent, running, "w-busy"))));
+            Assert.All(Host.ParentFolders, parent => Assert.True(Directory.Exists(Path.Join(parent, elsewhere))));
+        }
+        finally
+        {
+            owner.Kill();
+            group.Dispose();
+            Host.OpenGroup(elsewhere, "w-idle").Dispose();
+            foreach (var parent in Host.ParentFolders)
+            {
+                Directory.Delete(Path.Join(parent, running));
+                Directory.Delete(Path.Join(parent, elsewhere));
+            }
+        }
+    }
+
+    [Fact]
+    public void RemoveLeftovers_OlderFolderOfAGonePid_IsRemovedWhenEmptyAndNeverKilled()
+    {
+        var empty = "crablambda-" + GoneProcess(out _);
+        var busy = "crablambda-" + GoneProcess(out _);
+        CreateFolders(empty, "w-empty");
+        CreateFolders(busy, "w-busy");
+        var group = Host.OpenGroup(busy, "w-busy");
+        using var process = StartInGroup(group, "sleep 300");
+        try
+        {
+            WaitFor(() => group.Processes().Count >= 1);
+
+            var removed = Host.RemoveLeftovers();
+
+            Assert.Contains(empty, removed.Folders);
+            Assert.DoesNotContain(busy, removed.Folders);
+            Assert.False(process.HasExited);
+            Assert.All(Host.ParentFolders, parent => Assert.False(Directory.Exists(Path.Join(parent, empty))));
+        }
+        finally
+        {
+            group.Dispose();
+            foreach (var parent in Host.ParentFolders)
+            {
+                Directory.Delete(Path.Join(parent, busy));
+            }
+        }
+    }
+
+    [Fact]
+    public void Release_LastUserInTheProcess_RemovesTheServersFolderWithWhatIsLeftInIt()
+    {
+        // A folder stands in for a v2 group; without controllers the server's folder holds no files of its own.
+        var root = Directory.CreateTempSubdirectory("crablambda-cgroup-release-").FullName;
+        try
+        {
+            var first = CgroupV2Host.TryCreate(root, new HashSet<string>(), out var reason);
+            Assert.True(first is not null, reason);
+            var second = CgroupV2Host.TryCreate(root, new HashSet<string>(), out reason);
+            Assert.True(second is not null, reason);
+            first.CreateGroup("w-left", new CgroupLimits(64 * Mb, 16, 1));
+            var folder = Path.Join(root, CgroupHost.ServerFolderName);
+
+            first.Release();
+            first.Release();
+            Assert.True(Directory.Exists(Path.Join(folder, "w-left")));
+            second.Release();
+
+            Assert.False(Directory.Exists(folder));
         }
         finally
         {
@@ -217,6 +331,25 @@ public sealed class CgroupTests(SandboxFixture sandbox) : IClassFixture<SandboxF
     private static string Read(string folder, string file) => File.ReadAllText(Path.Combine(folder, file)).Trim();
 
     private static string NewName() => "test-" + Guid.NewGuid().ToString("N")[..12];
+
+    // A process that ran and is gone, with the start time it had.
+    private static int GoneProcess(out long startTime)
+    {
+        using var process = System.Diagnostics.Process.Start("sleep", "300");
+        startTime = CrabLambda.Execution.Process.ProcessTree.ReadStartTime(process.Id)!.Value;
+        process.Kill();
+        process.WaitForExit();
+        return process.Id;
+    }
+
+    // A worker group's folders in a server's folder, as a server makes them.
+    private void CreateFolders(string serverFolder, string group)
+    {
+        foreach (var parent in Host.ParentFolders)
+        {
+            Directory.CreateDirectory(Path.Join(parent, serverFolder, group));
+        }
+    }
 
     private static System.Diagnostics.Process StartInGroup(
         CgroupGroup group,

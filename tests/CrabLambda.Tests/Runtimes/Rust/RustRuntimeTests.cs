@@ -2,6 +2,8 @@ using System.Globalization;
 using CrabLambda.Execution.Sandbox;
 using CrabLambda.Runtimes;
 using CrabLambda.Runtimes.Rust;
+using CrabLambda.Tests.Execution.Process;
+using CrabLambda.Tests.Infrastructure;
 
 namespace CrabLambda.Tests.Runtimes.Rust;
 
@@ -168,6 +170,60 @@ public sealed class RustRuntimeTests(RustRuntimeFixture fixture)
 
         Assert.Contains("did not compile within", error.Message);
         Assert.False(File.Exists(compiler.BinaryPath(new RustProgram(version.Code, version.Handler))));
+    }
+
+    [Theory]
+    [InlineData(IsolationMode.Sandbox)]
+    [InlineData(IsolationMode.None)]
+    public async Task PrepareAsync_WhileCompiling_NoCompileProcessIsInTheServersSession(IsolationMode isolation)
+    {
+        // A terminal's Ctrl-C signals the server's whole process group: a compile in it would die mid-deploy.
+        var cache = fixture.Options.CacheDirectory!;
+        var options = new RustRuntimeOptions
+        {
+            CacheDirectory = cache,
+            CompileTimeout = TimeSpan.FromMinutes(5),
+            CompileIsolation = isolation,
+            WarmUpOnStart = false,
+        };
+        var compiler = RustRuntimeFixture.NewCompiler(options);
+        var runtime = new RustRuntime(compiler);
+
+        // Constant evaluation that never ends keeps rustc at work while its processes are looked at.
+        var version = RustRuntimeFixture.Version(
+            $$"""
+            #[allow(long_running_const_eval)]
+            const SPIN: u64 = {
+                let mut i = 0u64;
+                let mut s = {{Random.Shared.Next()}}u64;
+                while i < u64::MAX { s = s.wrapping_add(i); i += 1; }
+                s
+            };
+            fn handler(_event: Value) -> u64 { SPIN }
+            """);
+        var compile = runtime.PrepareAsync(version, CancellationToken.None);
+        try
+        {
+            var processes = new List<(int Pid, string CommandLine)>();
+            await ExecutorHarness.WaitUntilAsync(
+                () =>
+                {
+                    processes = ServerProcess.Descendants(Environment.ProcessId)
+                        .Where(p => p.CommandLine.Contains(cache, StringComparison.Ordinal))
+                        .ToList();
+                    return processes.Any(p => p.CommandLine.Contains("rustc", StringComparison.Ordinal));
+                },
+                "rustc compiles the function");
+
+            var session = ProcessIds.GroupAndSession(Environment.ProcessId).Session;
+            var inSession = processes.Where(p => ProcessIds.TrySession(p.Pid) == session).ToArray();
+            Assert.True(inSession.Length == 0, "in the server's session: " + string.Join("; ", inSession));
+        }
+        finally
+        {
+            compiler.Dispose();
+            await Assert.ThrowsAnyAsync<Exception>(() => compile);
+        }
     }
 
     [Theory]
