@@ -453,6 +453,12 @@ public sealed class FunctionRoutesTests : IAsyncLifetime
         var problem = JsonDocument.Parse(text).RootElement.Clone();
         Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("title").GetString()));
         Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
+
+        // Every problem names its kind, as RFC 9457 asks, the same way for every status.
+        var type = problem.TryGetProperty("type", out var value) ? value.GetString() : null;
+        Assert.True(
+            Uri.TryCreate(type, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttps,
+            $"the problem has no type: {text}");
         return problem;
     }
 
