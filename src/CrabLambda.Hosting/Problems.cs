@@ -60,6 +60,25 @@ internal static class Problems
         title: "Too many executions",
         type: TypeOf(StatusCodes.Status429TooManyRequests));
 
+    public static ProblemHttpResult StorageUnavailable() => TypedResults.Problem(
+        "The request could not be completed: the database that holds functions and executions cannot be reached or "
+            + "is busy. Retry after a moment.",
+        statusCode: StatusCodes.Status503ServiceUnavailable,
+        title: "Storage unavailable");
+
+    public static ProblemHttpResult ExecutionNotRecorded(bool storageUnavailable) => storageUnavailable
+        ? TypedResults.Problem(
+            "The function ran, but its execution could not be recorded: the database that holds executions cannot "
+                + "be reached or is busy. No result is given for an execution that is not recorded. Retry after a "
+                + "moment; a retry runs the function again.",
+            statusCode: StatusCodes.Status503ServiceUnavailable,
+            title: "Storage unavailable")
+        : TypedResults.Problem(
+            "The function ran, but its execution could not be recorded; the failure is in the server's log. No "
+                + "result is given for an execution that is not recorded. A retry runs the function again.",
+            statusCode: StatusCodes.Status500InternalServerError,
+            title: "The execution could not be recorded");
+
     public static ProblemHttpResult Unexpected() => TypedResults.Problem(
         "The server failed while handling the request; the failure is in its log. Retry, and if it persists, "
             + "report it with the time of the request.",
