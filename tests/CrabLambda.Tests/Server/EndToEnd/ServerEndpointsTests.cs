@@ -67,6 +67,10 @@ public sealed class ServerEndpointsTests(ServerFixture fixture) : IClassFixture<
         Assert.Equal("integer", function.GetProperty("memory_mb").GetProperty("type").GetString());
         var createBody = schemas.GetProperty("CreateFunctionRequest");
         Assert.False(createBody.TryGetProperty("required", out _), "no field of a create body is required by type");
+        Assert.False(
+            createBody.GetProperty("additionalProperties").GetBoolean(),
+            "a field a function does not have is refused");
+        Assert.False(schemas.GetProperty("UpdateFunctionRequest").GetProperty("additionalProperties").GetBoolean());
         var invoke = paths.GetProperty("/api/functions/{name}/invoke").GetProperty("post");
         Assert.False(invoke.GetProperty("requestBody").TryGetProperty("required", out var required)
             && required.GetBoolean());
