@@ -381,6 +381,22 @@ public sealed class FunctionRoutesTests : IAsyncLifetime
         _host.Client.VerifyNoOtherCalls();
     }
 
+    [Theory]
+    [InlineData(
+        "page=99999999999",
+        "page",
+        "The page '99999999999' is not valid: use a whole number from 1 to 2147483647.")]
+    [InlineData("page=0", "page", "The page '0' is not valid: use a whole number from 1 to 2147483647.")]
+    [InlineData("limit=101", "limit", "The limit '101' is not valid: use a whole number from 1 to 100.")]
+    public async Task List_BadPaging_SaysTheAllowedRange(string query, string field, string message)
+    {
+        var response = await _host.Http.GetAsync($"api/functions?{query}");
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        var messages = problem.GetProperty("errors").GetProperty(field).EnumerateArray().Select(m => m.GetString());
+        Assert.Equal([message], messages);
+    }
+
     [Fact]
     public async Task Get_UnknownFunction_Returns404Problem()
     {
