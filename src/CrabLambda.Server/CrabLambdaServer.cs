@@ -20,6 +20,9 @@ public static partial class CrabLambdaServer
     /// <summary>The path prefix of the REST API.</summary>
     public const string ApiPrefix = "/api";
 
+    // HEAD answers as GET does, without the body, for probes and monitors that only look at the status.
+    private static readonly string[] s_healthMethods = [HttpMethods.Get, HttpMethods.Head];
+
     /// <summary>
     /// Builds the server from the process environment and a <c>.env</c> file in the working directory.
     /// </summary>
@@ -171,12 +174,13 @@ public static partial class CrabLambdaServer
 
     private static void MapHealth(WebApplication app)
     {
-        app.MapGet("/health", () => TypedResults.Ok(new HealthStatus("live")))
+        app.MapMethods("/health", s_healthMethods, () => TypedResults.Ok(new HealthStatus("live")))
             .WithName("Health")
             .ExcludeFromDescription();
 
-        app.MapGet(
+        app.MapMethods(
                 "/health/ready",
+                s_healthMethods,
                 async Task<IResult> (CrabLambdaHealth health, CancellationToken cancellationToken) =>
                     await health.IsReadyAsync(cancellationToken)
                         ? TypedResults.Ok(new HealthStatus("ready"))

@@ -25,6 +25,19 @@ public sealed class ServerEndpointsTests(ServerFixture fixture) : IClassFixture<
         Assert.Contains("ready", await ready.Content.ReadAsStringAsync());
     }
 
+    [Theory]
+    [InlineData("health")]
+    [InlineData("health/ready")]
+    public async Task Health_Head_AnswersAsGetWithoutABody(string path)
+    {
+        var get = await Server.Http.GetAsync(path);
+        var head = await Server.Http.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Equal(get.Content.Headers.ContentType, head.Content.Headers.ContentType);
+        Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+    }
+
     [Fact]
     public async Task HealthReady_StoreNotAnswering_Is503WhileLiveStays200()
     {
@@ -37,10 +50,12 @@ public sealed class ServerEndpointsTests(ServerFixture fixture) : IClassFixture<
 
         var live = await server.Http.GetAsync("health");
         var ready = await server.Http.GetAsync("health/ready");
+        var readyHead = await server.Http.SendAsync(new HttpRequestMessage(HttpMethod.Head, "health/ready"));
 
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
         Assert.Contains("not ready", await ready.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, readyHead.StatusCode);
     }
 
     [Fact]
