@@ -60,6 +60,13 @@ public static partial class CrabLambdaServer
 
         await using (app)
         {
+            var database = app.Services.GetRequiredService<ServerSettings>().Database;
+            if (await DatabaseCheck.FindProblemAsync(database, CancellationToken.None) is { } problem)
+            {
+                await Console.Error.WriteLineAsync("CrabLambda could not start: " + problem);
+                return 1;
+            }
+
             try
             {
                 await app.StartAsync();
@@ -67,6 +74,13 @@ public static partial class CrabLambdaServer
             catch (OptionsValidationException exception)
             {
                 await Console.Error.WriteLineAsync("The server's configuration is invalid: " + exception.Message);
+                return 1;
+            }
+            catch (Exception exception) when (DatabaseCheck.FindDatabaseFailure(exception) is { } failure)
+            {
+                // The database answered the check, then failed while it was migrated.
+                await Console.Error.WriteLineAsync(
+                    "CrabLambda could not start: " + DatabaseCheck.Describe(database, failure));
                 return 1;
             }
             catch (Exception exception)
@@ -164,7 +178,18 @@ public static partial class CrabLambdaServer
     {
         if (database.Engine == DatabaseEngine.Sqlite)
         {
-            crabLambda.AddSqlite(database.Connection);
+            try
+            {
+                // Makes the file's folder when it is missing.
+                crabLambda.AddSqlite(database.Connection);
+            }
+            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+            {
+                throw new ServerConfigurationException(
+                [
+                    $"DATABASE_URL names the {database.Description}, whose folder cannot be made: {exception.Message}",
+                ]);
+            }
         }
         else
         {
