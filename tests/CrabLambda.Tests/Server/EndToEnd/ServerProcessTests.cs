@@ -206,3 +206,52 @@ public sealed class ServerProcessTests : IDisposable
         Assert.Equal(0, kill.ExitCode);
     }
 }
+
+/// <summary>
+/// The server process started on a PostgreSQL server that answers but has no such database.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class ServerProcessPostgresTests(PostgresServer postgres) : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("crablambda-process-").FullName;
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Left in the temp folder; nothing depends on it.
+        }
+    }
+
+    [Fact]
+    public async Task ServerProcess_DatabaseMissing_ExitsWith1SayingSoInOneLine()
+    {
+        var url = await postgres.CreateDatabaseUrlAsync();
+        var missing = url[..(url.LastIndexOf('/') + 1)] + "no_such_database";
+        var start = ServerProcess.StartInfo(
+            _directory,
+            new Dictionary<string, string>
+            {
+                ["SERVER_PORT"] = ServerProcess.FreePort().ToString(),
+                ["DATABASE_URL"] = missing,
+            });
+
+        using var server = Process.Start(start)!;
+        var errors = server.StandardError.ReadToEndAsync();
+        var output = server.StandardOutput.ReadToEndAsync();
+        using var exited = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        await server.WaitForExitAsync(exited.Token);
+
+        Assert.Equal(1, server.ExitCode);
+        Assert.Equal("", await output);
+        var line = Assert.Single((await errors).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith(
+            "CrabLambda could not start: DATABASE_URL names the PostgreSQL database no_such_database",
+            line);
+        Assert.Contains("3D000: database \"no_such_database\" does not exist", line);
+    }
+}
