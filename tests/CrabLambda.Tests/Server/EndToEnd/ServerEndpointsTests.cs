@@ -76,6 +76,13 @@ public sealed class ServerEndpointsTests(ServerFixture fixture) : IClassFixture<
         Assert.Equal("CreateFunction", create.GetProperty("operationId").GetString());
         Assert.True(create.GetProperty("responses").TryGetProperty("201", out _));
         Assert.True(create.GetProperty("responses").TryGetProperty("409", out _));
+        Assert.All(
+            expected,
+            path => Assert.All(
+                paths.GetProperty(path).EnumerateObject(),
+                operation => Assert.True(
+                    operation.Value.GetProperty("responses").TryGetProperty("503", out _),
+                    $"{operation.Name} {path} does not say it may answer 503")));
         var schemas = document.GetProperty("components").GetProperty("schemas");
         var function = schemas.GetProperty("FunctionResponse").GetProperty("properties");
         Assert.True(function.TryGetProperty("current_version", out _));
