@@ -17,8 +17,8 @@ public static class EmbeddedAppHost
 
     /// <summary>
     /// Builds the app. Configuration: <c>App:Token</c> (required; the bearer token of the app's one user),
-    /// <c>App:Database</c> (the SQLite file, default <c>embedded-app.db</c>) and the <c>CrabLambda</c> section, bound
-    /// to <see cref="CrabLambdaOptions"/>.
+    /// <c>App:Database</c> (the SQLite file, default <c>embedded-app.db</c> in the working directory) and the
+    /// <c>CrabLambda</c> section, bound to <see cref="CrabLambdaOptions"/>.
     /// </summary>
     /// <param name="args">Command-line arguments, for example <c>--urls http://127.0.0.1:5000</c>.</param>
     /// <param name="configure">Changes to the app before it is built, for example a test's logging.</param>
@@ -75,10 +75,23 @@ public static class EmbeddedAppHost
         CancellationToken cancellationToken)
     {
         var greeting = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string> { ["name"] = name });
-        var result = await functions.InvokeAsync(
-            GreeterDeployment.FunctionName,
-            greeting,
-            cancellationToken: cancellationToken);
+        InvocationResult result;
+        try
+        {
+            result = await functions.InvokeAsync(
+                GreeterDeployment.FunctionName,
+                greeting,
+                cancellationToken: cancellationToken);
+        }
+        catch (NotFoundException exception)
+        {
+            // Someone deleted the greeter under /faas. That is theirs to decide, so it stays deleted until the app
+            // starts again and deploys it.
+            return Results.Problem(
+                title: "The greeter is not deployed",
+                detail: exception.Message + " The app deploys it when it starts: restart the app to have it back.",
+                statusCode: StatusCodes.Status404NotFound);
+        }
 
         return result.Status == ExecutionStatus.Success
             ? Results.Text(result.Output, "application/json")

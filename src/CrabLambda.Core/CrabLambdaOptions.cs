@@ -7,6 +7,9 @@ namespace CrabLambda;
 /// </summary>
 public sealed class CrabLambdaOptions
 {
+    /// <summary>The largest memory limit a function may have, in MiB: 10240.</summary>
+    public const int MaxMemoryMb = 10240;
+
     /// <summary>The largest code accepted, in MiB. Default 10.</summary>
     public int MaxFunctionSizeMb { get; set; } = 10;
 

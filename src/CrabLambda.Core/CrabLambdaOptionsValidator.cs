@@ -7,7 +7,7 @@ namespace CrabLambda;
 /// </summary>
 internal sealed class CrabLambdaOptionsValidator : IValidateOptions<CrabLambdaOptions>
 {
-    public const int MaxMemoryMb = 10240;
+    public const int MaxMemoryMb = CrabLambdaOptions.MaxMemoryMb;
     public const int TimeoutCeilingSecs = 900;
     public const int MaxPrestartedWorkers = 16;
     public const int MaxLogLines = 1_000_000;

@@ -51,6 +51,9 @@ public static class CrabLambdaEndpointRouteBuilderExtensions
         group.AddEndpointFilter(new ErrorFilter(logger));
         group.WithTags(Tag);
 
+        // Any route answers 503 while the database cannot be reached or is busy.
+        group.ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
         MapFunctionRoutes(group);
         MapInvocationRoutes(group);
 

@@ -25,7 +25,7 @@ internal static class FunctionEndpoints
             return Problems.BodyTooLarge(limit, "a function definition");
         }
 
-        var definition = JsonBody.ReadObject(body, HostingJsonContext.Default.CreateFunctionRequest, out var problem);
+        var definition = JsonBody.ReadFunction(body, options.Value, out var problem);
         if (definition is null)
         {
             return problem!;
@@ -100,7 +100,7 @@ internal static class FunctionEndpoints
             return Problems.BodyTooLarge(limit, "a function definition");
         }
 
-        var update = JsonBody.ReadObject(body, HostingJsonContext.Default.UpdateFunctionRequest, out var problem);
+        var update = JsonBody.ReadFunction(body, options.Value, out var problem);
         if (update is null)
         {
             return problem!;
@@ -175,7 +175,7 @@ internal static class FunctionEndpoints
 
     private static Dictionary<string, string[]> ImmutableFieldErrors(
         Function current,
-        UpdateFunctionRequest update,
+        FunctionBody update,
         IEnumerable<IRuntime> runtimes)
     {
         var errors = new Dictionary<string, string[]>();

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http;
 
 namespace CrabLambda.Hosting;
@@ -13,17 +12,6 @@ internal static class JsonBody
     private const int MaxDepth = 256;
 
     private static readonly byte[] s_byteOrderMark = [0xEF, 0xBB, 0xBF];
-
-    private static readonly Dictionary<string, string> s_fieldShapes = new(StringComparer.Ordinal)
-    {
-        ["name"] = "name must be a string.",
-        ["runtime"] = "runtime must be a string.",
-        ["code"] = "code must be a string.",
-        ["handler"] = "handler must be a string.",
-        ["memory_mb"] = "memory_mb must be a whole number of MiB.",
-        ["timeout_secs"] = "timeout_secs must be a whole number of seconds.",
-        ["network"] = "network must be true or false.",
-    };
 
     /// <summary>
     /// Returns the event an invoke body carries: the body without a byte order mark, or empty for a blank body.
@@ -49,14 +37,13 @@ internal static class JsonBody
     }
 
     /// <summary>
-    /// Reads a JSON object body into <typeparamref name="T"/>. Returns <see langword="null"/> with a problem when
-    /// the body is empty, not JSON, not an object, or has a field of the wrong type.
+    /// Reads a create or update body. Returns <see langword="null"/> with a problem when the body is empty, not JSON,
+    /// not an object, or has fields of the wrong type or fields a function does not have, naming each of them.
     /// </summary>
-    public static T? ReadObject<T>(byte[] body, JsonTypeInfo<T> typeInfo, out IResult? problem)
-        where T : class
+    public static FunctionBody? ReadFunction(byte[] body, CrabLambdaOptions options, out IResult? problem)
     {
-        var json = WithoutByteOrderMark(body).Span;
-        if (IsBlank(json))
+        var json = WithoutByteOrderMark(body);
+        if (IsBlank(json.Span))
         {
             problem = Problems.BadRequest(
                 "The request body is empty",
@@ -65,31 +52,28 @@ internal static class JsonBody
             return null;
         }
 
-        if (!IsValid(json, out var reason))
-        {
-            problem = Problems.InvalidJson(reason);
-            return null;
-        }
-
-        if (json[SkipWhitespace(json)] != (byte)'{')
-        {
-            problem = NotAnObject();
-            return null;
-        }
-
+        JsonDocument document;
         try
         {
-            // Not null: the body is an object, checked above.
-            problem = null;
-            return JsonSerializer.Deserialize(json, typeInfo)!;
+            document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = MaxDepth });
         }
         catch (JsonException exception)
         {
-            var field = FieldOf(exception.Path);
-            problem = field is not null && s_fieldShapes.TryGetValue(field, out var message)
-                ? Problems.Invalid(field, message)
-                : NotAnObject();
+            problem = Problems.InvalidJson(exception.Message);
             return null;
+        }
+
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                problem = NotAnObject();
+                return null;
+            }
+
+            var function = FunctionBody.Read(document.RootElement, options, out var errors);
+            problem = function is null ? Problems.Invalid(errors) : null;
+            return function;
         }
     }
 
@@ -124,18 +108,5 @@ internal static class JsonBody
             reason = exception.Message;
             return false;
         }
-    }
-
-    // "$.memory_mb" names the field memory_mb; a path deeper than that still blames the top-level field.
-    private static string? FieldOf(string? path)
-    {
-        if (path is null || !path.StartsWith("$.", StringComparison.Ordinal))
-        {
-            return null;
-        }
-
-        var field = path.AsSpan(2);
-        var end = field.IndexOfAny('.', '[');
-        return (end < 0 ? field : field[..end]).ToString();
     }
 }

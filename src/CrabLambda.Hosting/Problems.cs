@@ -57,7 +57,27 @@ internal static class Problems
     public static ProblemHttpResult TooManyExecutions(string detail) => TypedResults.Problem(
         detail + " Retry after a moment.",
         statusCode: StatusCodes.Status429TooManyRequests,
-        title: "Too many executions");
+        title: "Too many executions",
+        type: TypeOf(StatusCodes.Status429TooManyRequests));
+
+    public static ProblemHttpResult StorageUnavailable() => TypedResults.Problem(
+        "The request could not be completed: the database that holds functions and executions cannot be reached or "
+            + "is busy. Retry after a moment.",
+        statusCode: StatusCodes.Status503ServiceUnavailable,
+        title: "Storage unavailable");
+
+    public static ProblemHttpResult ExecutionNotRecorded(bool storageUnavailable) => storageUnavailable
+        ? TypedResults.Problem(
+            "The function ran, but its execution could not be recorded: the database that holds executions cannot "
+                + "be reached or is busy. No result is given for an execution that is not recorded. Retry after a "
+                + "moment; a retry runs the function again.",
+            statusCode: StatusCodes.Status503ServiceUnavailable,
+            title: "Storage unavailable")
+        : TypedResults.Problem(
+            "The function ran, but its execution could not be recorded; the failure is in the server's log. No "
+                + "result is given for an execution that is not recorded. A retry runs the function again.",
+            statusCode: StatusCodes.Status500InternalServerError,
+            title: "The execution could not be recorded");
 
     public static ProblemHttpResult Unexpected() => TypedResults.Problem(
         "The server failed while handling the request; the failure is in its log. Retry, and if it persists, "
@@ -70,7 +90,17 @@ internal static class Problems
         statusCode: exception.StatusCode,
         title: exception.StatusCode == StatusCodes.Status413PayloadTooLarge
             ? "The request body is too large"
-            : "The request could not be read");
+            : "The request could not be read",
+        type: TypeOf(exception.StatusCode));
+
+    // ASP.NET Core gives a problem of an RFC 9110 status a link to that status's section, and none to the statuses
+    // RFC 6585 added; those get a link of the same kind, so that every problem has a type.
+    private static string? TypeOf(int status) => status switch
+    {
+        StatusCodes.Status429TooManyRequests => "https://tools.ietf.org/html/rfc6585#section-4",
+        StatusCodes.Status431RequestHeaderFieldsTooLarge => "https://tools.ietf.org/html/rfc6585#section-5",
+        _ => null,
+    };
 
     private static string DescribeBytes(long bytes) =>
         bytes % (1024 * 1024) == 0 ? $"{bytes / (1024 * 1024)} MiB" : $"{bytes} bytes";

@@ -65,7 +65,7 @@ internal static class RouteArguments
 
         problem = Problems.Invalid(
             "status",
-            $"The status '{value}' is not one of success, error, timeout, oom.");
+            $"The status '{value}' is not valid: use success, error, timeout or oom.");
         return false;
     }
 
@@ -91,8 +91,7 @@ internal static class RouteArguments
             return true;
         }
 
-        var range = max == int.MaxValue ? "a whole number from 1" : $"a whole number from 1 to {max}";
-        problem = Problems.Invalid(field, $"The {field} '{value}' is not valid: use {range}.");
+        problem = Problems.Invalid(field, $"The {field} '{value}' is not valid: use a whole number from 1 to {max}.");
         return false;
     }
 }

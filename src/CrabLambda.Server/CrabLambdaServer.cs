@@ -20,6 +20,9 @@ public static partial class CrabLambdaServer
     /// <summary>The path prefix of the REST API.</summary>
     public const string ApiPrefix = "/api";
 
+    // HEAD answers as GET does, without the body, for probes and monitors that only look at the status.
+    private static readonly string[] s_healthMethods = [HttpMethods.Get, HttpMethods.Head];
+
     /// <summary>
     /// Builds the server from the process environment and a <c>.env</c> file in the working directory.
     /// </summary>
@@ -57,6 +60,13 @@ public static partial class CrabLambdaServer
 
         await using (app)
         {
+            var database = app.Services.GetRequiredService<ServerSettings>().Database;
+            if (await DatabaseCheck.FindProblemAsync(database, CancellationToken.None) is { } problem)
+            {
+                await Console.Error.WriteLineAsync("CrabLambda could not start: " + problem);
+                return 1;
+            }
+
             try
             {
                 await app.StartAsync();
@@ -64,6 +74,13 @@ public static partial class CrabLambdaServer
             catch (OptionsValidationException exception)
             {
                 await Console.Error.WriteLineAsync("The server's configuration is invalid: " + exception.Message);
+                return 1;
+            }
+            catch (Exception exception) when (DatabaseCheck.FindDatabaseFailure(exception) is { } failure)
+            {
+                // The database answered the check, then failed while it was migrated.
+                await Console.Error.WriteLineAsync(
+                    "CrabLambda could not start: " + DatabaseCheck.Describe(database, failure));
                 return 1;
             }
             catch (Exception exception)
@@ -163,7 +180,18 @@ public static partial class CrabLambdaServer
     {
         if (database.Engine == DatabaseEngine.Sqlite)
         {
-            crabLambda.AddSqlite(database.Connection);
+            try
+            {
+                // Makes the file's folder when it is missing.
+                crabLambda.AddSqlite(database.Connection);
+            }
+            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+            {
+                throw new ServerConfigurationException(
+                [
+                    $"DATABASE_URL names the {database.Description}, whose folder cannot be made: {exception.Message}",
+                ]);
+            }
         }
         else
         {
@@ -173,12 +201,13 @@ public static partial class CrabLambdaServer
 
     private static void MapHealth(WebApplication app)
     {
-        app.MapGet("/health", () => TypedResults.Ok(new HealthStatus("live")))
+        app.MapMethods("/health", s_healthMethods, () => TypedResults.Ok(new HealthStatus("live")))
             .WithName("Health")
             .ExcludeFromDescription();
 
-        app.MapGet(
+        app.MapMethods(
                 "/health/ready",
+                s_healthMethods,
                 async Task<IResult> (CrabLambdaHealth health, CancellationToken cancellationToken) =>
                     await health.IsReadyAsync(cancellationToken)
                         ? TypedResults.Ok(new HealthStatus("ready"))

@@ -33,3 +33,13 @@ public sealed class CodeTooLargeException(string message) : Exception(message);
 /// </summary>
 /// <param name="message">What limit was reached.</param>
 public sealed class ExecutionRejectedException(string message) : Exception(message);
+
+/// <summary>
+/// A function ran, but its execution could not be recorded (the store failed), so no result is given for it: an
+/// invocation is answered only once its record is committed. A retry runs the function again. Reported as a 503
+/// when the store is unreachable or busy, else as a 500.
+/// </summary>
+/// <param name="message">Which function ran and why its execution was not recorded.</param>
+/// <param name="innerException">The store's failure.</param>
+public sealed class ExecutionNotRecordedException(string message, Exception innerException)
+    : Exception(message, innerException);

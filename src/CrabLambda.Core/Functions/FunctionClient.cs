@@ -302,7 +302,19 @@ internal sealed partial class FunctionClient(
                 line.Timestamp);
         }
 
-        if (!await recorder.RecordAsync(new ExecutionEntry(execution, logs)).ConfigureAwait(false))
+        bool recorded;
+        try
+        {
+            recorded = await recorder.RecordAsync(new ExecutionEntry(execution, logs)).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            throw new ExecutionNotRecordedException(
+                $"The function '{name}' ran, but its execution could not be recorded: {ex.Message}",
+                ex);
+        }
+
+        if (!recorded)
         {
             throw new NotFoundException(
                 $"The function '{name}' was deleted while it ran, so its execution was not recorded.");

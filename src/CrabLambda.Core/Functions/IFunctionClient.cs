@@ -9,8 +9,10 @@ namespace CrabLambda.Functions;
 /// <remarks>
 /// Failures are exceptions a caller can act on: <see cref="FunctionValidationException"/> (bad input),
 /// <see cref="NotFoundException"/>, <see cref="FunctionConflictException"/> (name taken),
-/// <see cref="CodeTooLargeException"/>, <see cref="Runtimes.FunctionCodeException"/> (code that cannot run) and
-/// <see cref="ExecutionRejectedException"/> (too many executions waiting).
+/// <see cref="CodeTooLargeException"/>, <see cref="Runtimes.FunctionCodeException"/> (code that cannot run),
+/// <see cref="ExecutionRejectedException"/> (too many executions waiting) and
+/// <see cref="ExecutionNotRecordedException"/> (a function ran but the store failed to record it). A store that
+/// fails otherwise throws its own exception, such as a <see cref="System.Data.Common.DbException"/>.
 /// </remarks>
 public interface IFunctionClient
 {
@@ -66,7 +68,8 @@ public interface IFunctionClient
 
     /// <summary>
     /// Runs a function and records the execution. Whatever the function did, the result says how it went; the
-    /// method throws only when nothing ran.
+    /// method throws when nothing ran, or with <see cref="ExecutionNotRecordedException"/> when the function ran but
+    /// its execution could not be stored, since a result is returned only for a recorded execution.
     /// </summary>
     /// <param name="name">The function's name.</param>
     /// <param name="eventJson">The event as UTF-8 JSON; empty means <c>{}</c>.</param>

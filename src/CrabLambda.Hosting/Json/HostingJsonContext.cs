@@ -18,6 +18,4 @@ namespace CrabLambda.Hosting.Json;
 [JsonSerializable(typeof(ExecutionResponse[]))]
 [JsonSerializable(typeof(LogLineResponse[]))]
 [JsonSerializable(typeof(InvocationResponse))]
-[JsonSerializable(typeof(CreateFunctionRequest))]
-[JsonSerializable(typeof(UpdateFunctionRequest))]
 internal sealed partial class HostingJsonContext : JsonSerializerContext;

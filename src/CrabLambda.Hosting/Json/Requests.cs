@@ -2,8 +2,12 @@ using System.Text.Json.Serialization;
 
 namespace CrabLambda.Hosting.Json;
 
+// The bodies as the OpenAPI document describes them. They are read field by field (FunctionBody), so that one
+// answer names every bad field; a field that is not listed here is refused, and the schema says so.
+
 /// <summary>The body of <c>POST /functions</c>.</summary>
 [JsonNumberHandling(JsonNumberHandling.Strict)]
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 internal sealed record CreateFunctionRequest(
     [property: JsonPropertyName("name")] string? Name = null,
     [property: JsonPropertyName("runtime")] string? Runtime = null,
@@ -18,6 +22,7 @@ internal sealed record CreateFunctionRequest(
 /// they match, so that the body of a create can be sent again as an update.
 /// </summary>
 [JsonNumberHandling(JsonNumberHandling.Strict)]
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 internal sealed record UpdateFunctionRequest(
     [property: JsonPropertyName("name")] string? Name = null,
     [property: JsonPropertyName("runtime")] string? Runtime = null,

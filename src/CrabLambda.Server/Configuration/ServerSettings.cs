@@ -219,7 +219,8 @@ public sealed record ServerSettings
                 case "false" or "0" or "no" or "off":
                     return false;
                 default:
-                    Problem($"{name}={text} is not valid: it must be true or false.");
+                    Problem(
+                        $"{name}={text} is not valid: it must be true or false (also 1 or 0, yes or no, on or off).");
                     return fallback;
             }
         }

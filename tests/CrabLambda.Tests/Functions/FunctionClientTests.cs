@@ -326,6 +326,28 @@ public sealed class FunctionClientTests : IAsyncDisposable
         await Assert.ThrowsAsync<NotFoundException>(() => _client.InvokeAsync("f", "{}"u8.ToArray()));
     }
 
+    [Fact]
+    public async Task InvokeAsync_StoreFailsToRecord_ThrowsExecutionNotRecordedWithTheStoresFailure()
+    {
+        var function = Existing("f");
+        _store.Setup(s => s.GetFunctionAsync("f", It.IsAny<CancellationToken>())).ReturnsAsync(function);
+        _store.Setup(s => s.GetVersionAsync(function.Id, 1, It.IsAny<CancellationToken>()))
+            .ReturnsAsync(VersionOf(function, "x"));
+        _executor.Setup(e => e.ExecuteAsync(It.IsAny<ExecutionRequest>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync(new ExecutionOutcome(ExecutionStatus.Success, "1", null, 1, null, []));
+        var failure = new Microsoft.Data.Sqlite.SqliteException("SQLite Error 5: 'database is locked'.", 5);
+        _store.Setup(s => s.AddExecutionsAsync(AnyEntries, It.IsAny<CancellationToken>())).ThrowsAsync(failure);
+
+        var ex = await Assert.ThrowsAsync<ExecutionNotRecordedException>(
+            () => _client.InvokeAsync("f", "{}"u8.ToArray()));
+
+        Assert.Same(failure, ex.InnerException);
+        Assert.Contains("'f' ran", ex.Message);
+        _executor.Verify(
+            e => e.ExecuteAsync(It.IsAny<ExecutionRequest>(), It.IsAny<CancellationToken>()),
+            Times.Once);
+    }
+
     private Function Existing(string name) =>
         new(Guid.CreateVersion7(), name, "python", "handler", 128, 30, false, 1, _time.GetUtcNow(), _time.GetUtcNow());
 

@@ -70,20 +70,118 @@ public sealed class FunctionRoutesTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Create_UnknownFields_AreIgnored()
+    public async Task Create_UnknownFields_Returns400NamingEachAndCreatesNothing()
     {
-        _host.Client
-            .Setup(c => c.CreateAsync(It.IsAny<FunctionDefinition>(), It.IsAny<CancellationToken>()))
-            .ReturnsAsync(Samples.Function());
-
         var response = await _host.Http.PostAsync(
             "api/functions",
             RouteHost.Json("""{"name":"hello","colour":"blue","nested":{"a":[1]},"runtime":"python"}"""));
 
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        var errors = problem.GetProperty("errors");
+        Assert.Equal(["colour", "nested"], errors.EnumerateObject().Select(e => e.Name));
+        Assert.Contains(
+            "colour is not a field of a function.",
+            errors.GetProperty("colour")[0].GetString());
+        Assert.Contains("memory_mb", errors.GetProperty("colour")[0].GetString());
+        _host.Client.VerifyNoOtherCalls();
+    }
+
+    [Theory]
+    [InlineData("memroy_mb", "memory_mb")]
+    [InlineData("Memory_MB", "memory_mb")]
+    [InlineData("timeout", "timeout_secs")]
+    [InlineData("memory", "memory_mb")]
+    [InlineData("timeout_sec", "timeout_secs")]
+    [InlineData("handle", "handler")]
+    [InlineData("netwrok", "network")]
+    public async Task Create_MisspelledField_Returns400SuggestingTheField(string misspelled, string meant)
+    {
+        var response = await _host.Http.PostAsync(
+            "api/functions",
+            RouteHost.Json($$"""{"name":"hello","runtime":"python","{{misspelled}}":5}"""));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        var message = problem.GetProperty("errors").GetProperty(misspelled)[0].GetString();
+        Assert.Contains($"Did you mean {meant}?", message);
+        _host.Client.VerifyNoOtherCalls();
+    }
+
+    [Fact]
+    public async Task Create_SeveralFieldsOfTheWrongType_Returns400NamingEachField()
+    {
+        var response = await _host.Http.PostAsync(
+            "api/functions",
+            RouteHost.Json(
+                """
+                {"name":42,"runtime":true,"code":{"file":"x"},"handler":[1],"memory_mb":"x","timeout_secs":1.5,
+                 "network":"yes"}
+                """));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Equal(
+            ["name", "runtime", "code", "handler", "memory_mb", "timeout_secs", "network"],
+            problem.GetProperty("errors").EnumerateObject().Select(e => e.Name));
+        Assert.Contains("timeout_secs must be a whole number", problem.GetProperty("detail").GetString());
+        _host.Client.VerifyNoOtherCalls();
+    }
+
+    [Theory]
+    [InlineData("100", 100)]
+    [InlineData("1e2", 100)]
+    [InlineData("1E+2", 100)]
+    [InlineData("100.0", 100)]
+    [InlineData("1000e-1", 100)]
+    [InlineData("0.1e3", 100)]
+    [InlineData("-1e2", -100)]
+    public async Task Create_WholeNumberInAnyJsonForm_IsPassedOn(string json, int value)
+    {
+        FunctionDefinition? seen = null;
+        _host.Client
+            .Setup(c => c.CreateAsync(It.IsAny<FunctionDefinition>(), It.IsAny<CancellationToken>()))
+            .Callback<FunctionDefinition, CancellationToken>((d, _) => seen = d)
+            .ReturnsAsync(Samples.Function());
+
+        var response = await _host.Http.PostAsync(
+            "api/functions",
+            RouteHost.Json($$"""{"name":"hello","memory_mb":{{json}},"timeout_secs":{{json}}}"""));
+
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        _host.Client.Verify(c => c.CreateAsync(
-            new FunctionDefinition("hello", "python", null, null, null, null, null),
-            It.IsAny<CancellationToken>()));
+        Assert.Equal((value, value), (seen!.MemoryMb, seen.TimeoutSecs));
+    }
+
+    [Theory]
+    [InlineData("memory_mb", "99999999999", "memory_mb must be between 1 and 10240; it was 99999999999.")]
+    [InlineData("memory_mb", "1e400", "memory_mb must be between 1 and 10240; it was 1e400.")]
+    [InlineData("timeout_secs", "-3e10", "timeout_secs must be between 1 and 300 (MAX_TIMEOUT_SECS); it was -3e10.")]
+    public async Task Create_WholeNumberBeyondAnyLimit_Returns400WithTheRange(string field, string json, string says)
+    {
+        var response = await _host.Http.PostAsync(
+            "api/functions",
+            RouteHost.Json($$"""{"name":"hello","{{field}}":{{json}}}"""));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Equal(says, problem.GetProperty("errors").GetProperty(field)[0].GetString());
+        _host.Client.VerifyNoOtherCalls();
+    }
+
+    [Fact]
+    public async Task Create_NullFields_AreLeftOut()
+    {
+        _host.Client
+            .Setup(c => c.CreateAsync(
+                new FunctionDefinition("hello", "python", null, null, null, null, null),
+                It.IsAny<CancellationToken>()))
+            .ReturnsAsync(Samples.Function());
+
+        var response = await _host.Http.PostAsync(
+            "api/functions",
+            RouteHost.Json(
+                """
+                {"name":"hello","runtime":"python","code":null,"handler":null,"memory_mb":null,
+                 "timeout_secs":null,"network":null}
+                """));
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
     }
 
     [Theory]
@@ -283,6 +381,22 @@ public sealed class FunctionRoutesTests : IAsyncLifetime
         _host.Client.VerifyNoOtherCalls();
     }
 
+    [Theory]
+    [InlineData(
+        "page=99999999999",
+        "page",
+        "The page '99999999999' is not valid: use a whole number from 1 to 2147483647.")]
+    [InlineData("page=0", "page", "The page '0' is not valid: use a whole number from 1 to 2147483647.")]
+    [InlineData("limit=101", "limit", "The limit '101' is not valid: use a whole number from 1 to 100.")]
+    public async Task List_BadPaging_SaysTheAllowedRange(string query, string field, string message)
+    {
+        var response = await _host.Http.GetAsync($"api/functions?{query}");
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        var messages = problem.GetProperty("errors").GetProperty(field).EnumerateArray().Select(m => m.GetString());
+        Assert.Equal([message], messages);
+    }
+
     [Fact]
     public async Task Get_UnknownFunction_Returns404Problem()
     {
@@ -334,6 +448,18 @@ public sealed class FunctionRoutesTests : IAsyncLifetime
             RouteHost.Json("""{"name":"hello","runtime":"nodejs","code":"x","handler":"h"}"""));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Update_UnknownField_Returns400AndChangesNothing()
+    {
+        var response = await _host.Http.PutAsync(
+            "api/functions/hello",
+            RouteHost.Json("""{"name":"hello","runtime":"python","memroy_mb":512}"""));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Equal(["memroy_mb"], problem.GetProperty("errors").EnumerateObject().Select(e => e.Name));
+        _host.Client.VerifyNoOtherCalls();
     }
 
     [Fact]
@@ -453,6 +579,12 @@ public sealed class FunctionRoutesTests : IAsyncLifetime
         var problem = JsonDocument.Parse(text).RootElement.Clone();
         Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("title").GetString()));
         Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
+
+        // Every problem names its kind, as RFC 9457 asks, the same way for every status.
+        var type = problem.TryGetProperty("type", out var value) ? value.GetString() : null;
+        Assert.True(
+            Uri.TryCreate(type, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttps,
+            $"the problem has no type: {text}");
         return problem;
     }
 

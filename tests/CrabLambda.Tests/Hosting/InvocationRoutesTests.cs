@@ -317,6 +317,18 @@ public sealed class InvocationRoutesTests : IAsyncLifetime
         _host.Client.VerifyNoOtherCalls();
     }
 
+    [Theory]
+    [InlineData("status=bogus", "status", "The status 'bogus' is not valid: use success, error, timeout or oom.")]
+    [InlineData("limit=1001", "limit", "The limit '1001' is not valid: use a whole number from 1 to 1000.")]
+    public async Task ListExecutions_BadQuery_SaysWhatIsAllowed(string query, string field, string message)
+    {
+        var response = await _host.Http.GetAsync($"api/functions/hello/executions?{query}");
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        var messages = problem.GetProperty("errors").GetProperty(field).EnumerateArray().Select(m => m.GetString());
+        Assert.Equal([message], messages);
+    }
+
     private void ReturnFromInvoke(InvocationResult result)
     {
         _host.Client

@@ -34,15 +34,29 @@ public sealed class PostgresServer : IAsyncLifetime
     private string? _adminConnectionString;
     private string? _folder;
     private string? _binFolder;
+    private string? _serverOptions;
     private bool _runAsPostgresUser;
+    private bool _privateOnly;
 
     /// <summary>Whether the server is one this fixture started, rather than an existing one.</summary>
     public bool IsPrivate => _folder is not null;
 
+    /// <summary>
+    /// Starts a server of the test's own from the local PostgreSQL binaries, whatever
+    /// <see cref="EnvironmentVariable"/> says, so that the test may stop and start it; dispose it at the end.
+    /// </summary>
+    /// <returns>The started server.</returns>
+    public static async Task<PostgresServer> StartPrivateAsync()
+    {
+        var server = new PostgresServer { _privateOnly = true };
+        await server.InitializeAsync();
+        return server;
+    }
+
     /// <inheritdoc />
     public async Task InitializeAsync()
     {
-        var configured = Environment.GetEnvironmentVariable(EnvironmentVariable);
+        var configured = _privateOnly ? null : Environment.GetEnvironmentVariable(EnvironmentVariable);
         try
         {
             _adminConnectionString = string.IsNullOrWhiteSpace(configured)
@@ -106,6 +120,22 @@ public sealed class PostgresServer : IAsyncLifetime
             + $"{connection.Port}/{connection.Database}";
     }
 
+    /// <summary>
+    /// Stops a private server the way an operator's <c>pg_ctl stop</c> does (fast mode: open connections are
+    /// terminated), keeping its data for <see cref="RestartAsync"/>.
+    /// </summary>
+    public Task StopAsync() =>
+        RunPostgresToolAsync("pg_ctl", ["-D", DataFolder(), "-m", "fast", "-w", "stop"]);
+
+    /// <summary>Starts a private server stopped by <see cref="StopAsync"/> again, on the same port.</summary>
+    public async Task RestartAsync()
+    {
+        await StartServerAsync();
+
+        // The fixture's own pooled connections were terminated with the server.
+        _admin?.Clear();
+    }
+
     /// <inheritdoc />
     public async Task DisposeAsync()
     {
@@ -164,11 +194,9 @@ public sealed class PostgresServer : IAsyncLifetime
 
         // A throwaway server: durability settings off make creating a database per test cheap.
         var port = FindFreePort();
-        var options = $"-p {port} -c listen_addresses=127.0.0.1 -k {folder} -c max_connections=200 "
+        _serverOptions = $"-p {port} -c listen_addresses=127.0.0.1 -k {folder} -c max_connections=200 "
             + "-c fsync=off -c synchronous_commit=off -c full_page_writes=off";
-        await RunPostgresToolAsync(
-            "pg_ctl",
-            ["-D", dataFolder, "-l", Path.Combine(folder, "server.log"), "-w", "-t", "120", "-o", options, "start"]);
+        await StartServerAsync();
 
         return new NpgsqlConnectionStringBuilder
         {
@@ -178,6 +206,15 @@ public sealed class PostgresServer : IAsyncLifetime
             Database = "postgres",
         }.ConnectionString;
     }
+
+    private string DataFolder() => Path.Combine(
+        _folder ?? throw new InvalidOperationException("Only a private server can be stopped and started."),
+        "data");
+
+    private Task StartServerAsync() => RunPostgresToolAsync(
+        "pg_ctl",
+        ["-D", DataFolder(), "-l", Path.Combine(_folder!, "server.log"), "-w", "-t", "120", "-o", _serverOptions!,
+            "start"]);
 
     private static string? FindBinFolder()
     {

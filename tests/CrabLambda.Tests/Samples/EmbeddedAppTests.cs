@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using CrabLambda.Execution;
 using CrabLambda.Functions;
+using CrabLambda.Tests.Hosting;
 using CrabLambda.Tests.Infrastructure;
 using EmbeddedApp;
 using Microsoft.Extensions.DependencyInjection;
@@ -77,6 +78,20 @@ public sealed class EmbeddedAppTests(EmbeddedAppFixture fixture) : IClassFixture
         await Assert.ThrowsAsync<NotFoundException>(() => App.Functions.GetAsync("sneaky"));
     }
 
+    [Theory]
+    [InlineData("bearer")]
+    [InlineData("BEARER")]
+    [InlineData("Bearer")]
+    public async Task FaasRoutes_SchemeInAnyCase_AreServed(string scheme)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "faas/functions");
+        request.Headers.TryAddWithoutValidation("Authorization", $"{scheme} {App.Token}");
+
+        var response = await App.Anonymous.SendAsync(request);
+
+        await ServerHarness.ExpectAsync(response, HttpStatusCode.OK);
+    }
+
     [Fact]
     public async Task FaasRoutes_WithTheAppsToken_DeployInvokeAndReadLogs()
     {
@@ -121,6 +136,22 @@ public sealed class EmbeddedAppTests(EmbeddedAppFixture fixture) : IClassFixture
         var execution = Assert.Single(executions, e => e.Input.Contains("Ada", StringComparison.Ordinal));
         var logs = await App.Functions.GetLogsAsync(execution.Id);
         Assert.Equal("greeting Ada", Assert.Single(logs).Message);
+    }
+
+    [Fact]
+    public async Task Greet_AfterTheGreeterWasDeleted_Is404Problem()
+    {
+        // An app of its own: the other tests share theirs, with its greeter.
+        var app = await EmbeddedAppHarness.StartAsync();
+        await using var _ = app;
+        var deleted = await app.Http.DeleteAsync("faas/functions/greeter");
+
+        var response = await app.Anonymous.GetAsync("greet/Ada");
+
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        var problem = await FunctionRoutesTests.AssertProblemAsync(response, HttpStatusCode.NotFound);
+        Assert.Contains("greeter", problem.GetProperty("detail").GetString());
+        Assert.StartsWith("https://", problem.GetProperty("type").GetString());
     }
 
     [Fact]

@@ -106,8 +106,14 @@ public sealed class ServerSettingsTests
     [InlineData("MAX_FUNCTION_SIZE_MB", "ten", "MAX_FUNCTION_SIZE_MB=ten")]
     [InlineData("MAX_CONCURRENT_EXECUTIONS", "-1", "MAX_CONCURRENT_EXECUTIONS=-1")]
     [InlineData("EXECUTION_LOG_RETENTION_DAYS", "1.5", "EXECUTION_LOG_RETENTION_DAYS=1.5")]
-    [InlineData("ENABLE_AUTH", "maybe", "ENABLE_AUTH=maybe is not valid: it must be true or false")]
-    [InlineData("FUNCTION_NETWORK", "sometimes", "FUNCTION_NETWORK=sometimes")]
+    [InlineData(
+        "ENABLE_AUTH",
+        "maybe",
+        "ENABLE_AUTH=maybe is not valid: it must be true or false (also 1 or 0, yes or no, on or off).")]
+    [InlineData(
+        "FUNCTION_NETWORK",
+        "sometimes",
+        "FUNCTION_NETWORK=sometimes is not valid: it must be true or false (also 1 or 0, yes or no, on or off).")]
     [InlineData("PRESTARTED_WORKERS", "17", "0 to 16")]
     [InlineData("PRESTARTED_WORKERS", "-1", "PRESTARTED_WORKERS=-1")]
     [InlineData("MAX_IDLE_WORKERS", "-1", "0 to 10000")]

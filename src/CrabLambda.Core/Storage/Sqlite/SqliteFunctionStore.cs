@@ -112,7 +112,7 @@ internal sealed partial class SqliteFunctionStore : IFunctionStore, IDisposable
         cancellationToken.ThrowIfCancellationRequested();
 
         // NOTE: two processes migrating one new file at the same moment can both try the same script, and the second
-        // then fails to start; SQLite serves one server, so this only matters when two are started by mistake.
+        // then fails to start; started again, it finds the script applied.
         var applied = SchemaMigrations.Apply(
             DeployChanges.To.SqliteDatabase(_connectionString).JournalToSqliteTable(JournalTable),
             typeof(SqliteFunctionStore).Assembly,

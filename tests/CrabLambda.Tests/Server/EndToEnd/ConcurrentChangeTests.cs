@@ -6,7 +6,8 @@ using CrabLambda.Tests.Infrastructure;
 namespace CrabLambda.Tests.Server.EndToEnd;
 
 /// <summary>
-/// Invocations, updates and deletes of one function at the same time, on SQLite and on PostgreSQL.
+/// Invocations, updates and deletes of one function at the same time, through one server or two sharing a
+/// database, on SQLite and on PostgreSQL.
 /// </summary>
 public abstract class ConcurrentChangeTests(ServerFixture fixture)
 {
@@ -82,6 +83,32 @@ public abstract class ConcurrentChangeTests(ServerFixture fixture)
     public async Task Update_EightAtOnce_KeepEveryChangeInVersionsTwoToNine()
     {
         await UpdateEightAtOnceAsync("busy-updates", [Server]);
+    }
+
+    [Fact]
+    public async Task Update_EightAtOnceThroughTwoServersOnOneDatabase_KeepEveryChangeInVersionsTwoToNine()
+    {
+        var variables = new Dictionary<string, string?> { ["DATABASE_URL"] = Server.DatabaseUrl };
+        var second = await ServerHarness.StartAsync(variables);
+        await using var _ = second;
+
+        await UpdateEightAtOnceAsync("shared-updates", [Server, second]);
+    }
+
+    [Fact]
+    public async Task Delete_ThroughOneServerOnADatabaseTwoShare_IsANotFoundOnTheOther()
+    {
+        var variables = new Dictionary<string, string?> { ["DATABASE_URL"] = Server.DatabaseUrl };
+        var second = await ServerHarness.StartAsync(variables);
+        await using var _ = second;
+        await Server.DeployAsync("shared-delete", "python", FunctionCode.PythonReturning("here"));
+        await second.InvokeAsync("shared-delete");
+
+        var deleted = await Server.Http.DeleteAsync("api/functions/shared-delete");
+        var invoke = await second.Http.PostAsync("api/functions/shared-delete/invoke", new StringContent("{}"));
+
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, invoke.StatusCode);
     }
 
     /// <summary>
@@ -178,15 +205,4 @@ public sealed class SqliteConcurrentChangeTests(ServerFixture fixture)
 
 [Collection(PostgresCollection.Name)]
 public sealed class PostgresConcurrentChangeTests(PostgresServerFixture fixture)
-    : ConcurrentChangeTests(fixture), IClassFixture<PostgresServerFixture>
-{
-    [Fact]
-    public async Task Update_EightAtOnceThroughTwoServersOnOneDatabase_KeepEveryChangeInVersionsTwoToNine()
-    {
-        var variables = new Dictionary<string, string?> { ["DATABASE_URL"] = Server.DatabaseUrl };
-        var second = await ServerHarness.StartAsync(variables);
-        await using var _ = second;
-
-        await UpdateEightAtOnceAsync("shared-updates", [Server, second]);
-    }
-}
+    : ConcurrentChangeTests(fixture), IClassFixture<PostgresServerFixture>;

@@ -203,6 +203,28 @@ public abstract class FunctionRoutesEndToEndTests(ServerFixture fixture)
         Assert.Equal(0, history.GetArrayLength());
     }
 
+    [Theory]
+    [InlineData("syntax-py", "python", "def handler(event:\n    return 1\n")]
+    [InlineData("syntax-node", "node", "exports.handler = async (event => 1;")]
+    public async Task Deploy_SyntaxErrorInPythonOrNode_IsDeployedAndEachInvokeIsAnError(
+        string name,
+        string runtime,
+        string code)
+    {
+        var created = await Server.DeployAsync(name, runtime, code);
+        var first = await Server.InvokeAsync(name);
+        var second = await Server.InvokeAsync(name);
+
+        Assert.Equal(1, created.GetProperty("current_version").GetInt32());
+        Assert.All(
+            new[] { first, second },
+            result =>
+            {
+                Assert.Equal("error", result.GetProperty("status").GetString());
+                Assert.Contains("SyntaxError", result.GetProperty("error").GetString());
+            });
+    }
+
     [Fact]
     public async Task Invoke_AnyJsonValueAndEmptyBody_AreEvents()
     {

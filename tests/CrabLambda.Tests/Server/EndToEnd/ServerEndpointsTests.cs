@@ -25,6 +25,19 @@ public sealed class ServerEndpointsTests(ServerFixture fixture) : IClassFixture<
         Assert.Contains("ready", await ready.Content.ReadAsStringAsync());
     }
 
+    [Theory]
+    [InlineData("health")]
+    [InlineData("health/ready")]
+    public async Task Health_Head_AnswersAsGetWithoutABody(string path)
+    {
+        var get = await Server.Http.GetAsync(path);
+        var head = await Server.Http.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Equal(get.Content.Headers.ContentType, head.Content.Headers.ContentType);
+        Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+    }
+
     [Fact]
     public async Task HealthReady_StoreNotAnswering_Is503WhileLiveStays200()
     {
@@ -37,10 +50,12 @@ public sealed class ServerEndpointsTests(ServerFixture fixture) : IClassFixture<
 
         var live = await server.Http.GetAsync("health");
         var ready = await server.Http.GetAsync("health/ready");
+        var readyHead = await server.Http.SendAsync(new HttpRequestMessage(HttpMethod.Head, "health/ready"));
 
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
         Assert.Contains("not ready", await ready.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, readyHead.StatusCode);
     }
 
     [Fact]
@@ -61,12 +76,23 @@ public sealed class ServerEndpointsTests(ServerFixture fixture) : IClassFixture<
         Assert.Equal("CreateFunction", create.GetProperty("operationId").GetString());
         Assert.True(create.GetProperty("responses").TryGetProperty("201", out _));
         Assert.True(create.GetProperty("responses").TryGetProperty("409", out _));
+        Assert.All(
+            expected,
+            path => Assert.All(
+                paths.GetProperty(path).EnumerateObject(),
+                operation => Assert.True(
+                    operation.Value.GetProperty("responses").TryGetProperty("503", out _),
+                    $"{operation.Name} {path} does not say it may answer 503")));
         var schemas = document.GetProperty("components").GetProperty("schemas");
         var function = schemas.GetProperty("FunctionResponse").GetProperty("properties");
         Assert.True(function.TryGetProperty("current_version", out _));
         Assert.Equal("integer", function.GetProperty("memory_mb").GetProperty("type").GetString());
         var createBody = schemas.GetProperty("CreateFunctionRequest");
         Assert.False(createBody.TryGetProperty("required", out _), "no field of a create body is required by type");
+        Assert.False(
+            createBody.GetProperty("additionalProperties").GetBoolean(),
+            "a field a function does not have is refused");
+        Assert.False(schemas.GetProperty("UpdateFunctionRequest").GetProperty("additionalProperties").GetBoolean());
         var invoke = paths.GetProperty("/api/functions/{name}/invoke").GetProperty("post");
         Assert.False(invoke.GetProperty("requestBody").TryGetProperty("required", out var required)
             && required.GetBoolean());

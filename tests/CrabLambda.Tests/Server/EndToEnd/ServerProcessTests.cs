@@ -113,24 +113,80 @@ public sealed class ServerProcessTests : IDisposable
     }
 
     [Fact]
-    public async Task ServerProcess_DatabaseUnreachable_ExitsWith1SayingWhy()
+    public async Task ServerProcess_DatabaseUnreachable_ExitsWith1SayingWhyInOneLine()
     {
-        var start = StartInfo(new Dictionary<string, string>
+        var port = FreePort();
+        var (exitCode, errors, output) = await RunUntilExitAsync(new Dictionary<string, string>
         {
             ["SERVER_PORT"] = FreePort().ToString(),
-            ["DATABASE_URL"] = $"postgresql://crab:hunter2@127.0.0.1:{FreePort()}/crablambda",
+            ["DATABASE_URL"] = $"postgresql://crab:hunter2@127.0.0.1:{port}/crablambda",
         });
 
-        using var server = Process.Start(start)!;
+        Assert.Equal(1, exitCode);
+        var line = AssertOneLine(errors, output);
+        Assert.StartsWith(
+            "CrabLambda could not start: DATABASE_URL names the PostgreSQL database crablambda on "
+                + $"127.0.0.1:{port} as crab, which cannot be used: ",
+            line);
+        Assert.Contains("Connection refused", line);
+        Assert.DoesNotContain("hunter2", errors + output);
+    }
+
+    [Fact]
+    public async Task ServerProcess_SqliteFileIsNotADatabase_ExitsWith1SayingWhyInOneLine()
+    {
+        var file = Path.Combine(_directory, "notes.db");
+        File.WriteAllText(file, "shopping list: eggs, flour, more eggs\n");
+
+        var (exitCode, errors, output) = await RunUntilExitAsync(new Dictionary<string, string>
+        {
+            ["SERVER_PORT"] = FreePort().ToString(),
+            ["DATABASE_URL"] = "sqlite:notes.db",
+        });
+
+        Assert.Equal(1, exitCode);
+        var line = AssertOneLine(errors, output);
+        Assert.Equal(
+            $"CrabLambda could not start: DATABASE_URL names the SQLite file {file}, which cannot be used: "
+                + "SQLite Error 26: 'file is not a database'.",
+            line);
+    }
+
+    [Fact]
+    public async Task ServerProcess_SqliteFolderCannotBeMade_ExitsWith1NamingTheVariable()
+    {
+        File.WriteAllText(Path.Combine(_directory, "a-file"), "");
+
+        var (exitCode, errors, output) = await RunUntilExitAsync(new Dictionary<string, string>
+        {
+            ["SERVER_PORT"] = FreePort().ToString(),
+            ["DATABASE_URL"] = "sqlite:a-file/crablambda.db",
+        });
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("DATABASE_URL names the SQLite file", errors);
+        Assert.Contains("whose folder cannot be made", errors);
+        Assert.DoesNotContain("   at ", errors + output);
+    }
+
+    private async Task<(int ExitCode, string Errors, string Output)> RunUntilExitAsync(
+        IReadOnlyDictionary<string, string> variables)
+    {
+        using var server = Process.Start(StartInfo(variables))!;
         var errors = server.StandardError.ReadToEndAsync();
         var output = server.StandardOutput.ReadToEndAsync();
         using var exited = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         await server.WaitForExitAsync(exited.Token);
+        return (server.ExitCode, await errors, await output);
+    }
 
-        Assert.Equal(1, server.ExitCode);
-        var message = await errors;
-        Assert.Contains("could not start", message);
-        Assert.DoesNotContain("hunter2", message + await output);
+    // One line on stderr and nothing on stdout: no stack trace, no log of the host's failed start.
+    private static string AssertOneLine(string errors, string output)
+    {
+        Assert.True(output.Length == 0, $"the server wrote to stdout:\n{output}");
+        var lines = errors.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.True(lines.Length == 1, $"the server wrote {lines.Length} lines to stderr:\n{errors}");
+        return lines[0];
     }
 
     private ProcessStartInfo StartInfo(IReadOnlyDictionary<string, string> variables) =>
@@ -148,5 +204,54 @@ public sealed class ServerProcessTests : IDisposable
         using var kill = Process.Start("kill", ["-INT", pid.ToString()]);
         await kill.WaitForExitAsync();
         Assert.Equal(0, kill.ExitCode);
+    }
+}
+
+/// <summary>
+/// The server process started on a PostgreSQL server that answers but has no such database.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class ServerProcessPostgresTests(PostgresServer postgres) : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("crablambda-process-").FullName;
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Left in the temp folder; nothing depends on it.
+        }
+    }
+
+    [Fact]
+    public async Task ServerProcess_DatabaseMissing_ExitsWith1SayingSoInOneLine()
+    {
+        var url = await postgres.CreateDatabaseUrlAsync();
+        var missing = url[..(url.LastIndexOf('/') + 1)] + "no_such_database";
+        var start = ServerProcess.StartInfo(
+            _directory,
+            new Dictionary<string, string>
+            {
+                ["SERVER_PORT"] = ServerProcess.FreePort().ToString(),
+                ["DATABASE_URL"] = missing,
+            });
+
+        using var server = Process.Start(start)!;
+        var errors = server.StandardError.ReadToEndAsync();
+        var output = server.StandardOutput.ReadToEndAsync();
+        using var exited = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        await server.WaitForExitAsync(exited.Token);
+
+        Assert.Equal(1, server.ExitCode);
+        Assert.Equal("", await output);
+        var line = Assert.Single((await errors).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith(
+            "CrabLambda could not start: DATABASE_URL names the PostgreSQL database no_such_database",
+            line);
+        Assert.Contains("3D000: database \"no_such_database\" does not exist", line);
     }
 }
