@@ -60,6 +60,11 @@ internal sealed partial class ErrorFilter(ILogger logger) : IEndpointFilter
             httpContext.Response.Headers.RetryAfter = RetryAfterSeconds;
             return Problems.TooManyExecutions(exception.Message);
         }
+        catch (ServerStoppingException exception)
+        {
+            httpContext.Response.Headers.RetryAfter = RetryAfterSeconds;
+            return Problems.ServerStopping(exception.Message);
+        }
         catch (BadHttpRequestException exception)
         {
             return Problems.FromBadRequest(exception);

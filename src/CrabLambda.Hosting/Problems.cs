@@ -60,6 +60,11 @@ internal static class Problems
         title: "Too many executions",
         type: TypeOf(StatusCodes.Status429TooManyRequests));
 
+    public static ProblemHttpResult ServerStopping(string detail) => TypedResults.Problem(
+        detail,
+        statusCode: StatusCodes.Status503ServiceUnavailable,
+        title: "Server shutting down");
+
     public static ProblemHttpResult StorageUnavailable() => TypedResults.Problem(
         "The request could not be completed: the database that holds functions and executions cannot be reached or "
             + "is busy. Retry after a moment.",

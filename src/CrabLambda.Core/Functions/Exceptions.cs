@@ -35,6 +35,13 @@ public sealed class CodeTooLargeException(string message) : Exception(message);
 public sealed class ExecutionRejectedException(string message) : Exception(message);
 
 /// <summary>
+/// The server is shutting down and started no execution for the invocation, which was still waiting for a slot.
+/// Nothing was run or recorded. Reported as a 503.
+/// </summary>
+/// <param name="message">What happened and what to do.</param>
+public sealed class ServerStoppingException(string message) : Exception(message);
+
+/// <summary>
 /// A function ran, but its execution could not be recorded (the store failed), so no result is given for it: an
 /// invocation is answered only once its record is committed. A retry runs the function again. Reported as a 503
 /// when the store is unreachable or busy, else as a 500.

@@ -273,7 +273,8 @@ internal sealed partial class FunctionClient(
             catch (ObjectDisposedException)
             {
                 // The host stopped the executor while this invocation waited for a slot: it never started.
-                throw new ExecutionRejectedException("The server is shutting down; try again once it is back.");
+                throw new ServerStoppingException(
+                    "The server is shutting down and did not run the function; try again once it is back.");
             }
         }
 

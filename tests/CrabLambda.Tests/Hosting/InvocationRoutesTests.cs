@@ -187,6 +187,20 @@ public sealed class InvocationRoutesTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Invoke_ServerStoppingBeforeTheFunctionRan_Returns503WithRetryAfter()
+    {
+        _host.Client
+            .Setup(c => c.InvokeAsync("hello", It.IsAny<ReadOnlyMemory<byte>>(), null, It.IsAny<CancellationToken>()))
+            .ThrowsAsync(new ServerStoppingException("The server is shutting down and did not run the function."));
+
+        var response = await _host.Http.PostAsync("api/functions/hello/invoke", RouteHost.Json("{}"));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.ServiceUnavailable);
+        Assert.Equal("Server shutting down", problem.GetProperty("title").GetString());
+        Assert.NotNull(response.Headers.RetryAfter);
+    }
+
+    [Fact]
     public async Task Invoke_UnknownFunction_Returns404()
     {
         _host.Client
