@@ -21,6 +21,10 @@ internal static class NativeMethods
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     public static extern int Kill(int pid, int signal);
 
+    /// <summary>Makes <paramref name="newPath"/> a second name of the file at <paramref name="oldPath"/>.</summary>
+    [DllImport("libc", EntryPoint = "link", SetLastError = true)]
+    public static extern int Link(string oldPath, string newPath);
+
     /// <summary>Takes or changes a lock on an open file; it holds until the open file is closed.</summary>
     [DllImport("libc", EntryPoint = "flock", SetLastError = true)]
     public static extern int Flock(SafeFileHandle file, int operation);

@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Text.RegularExpressions;
+using CrabLambda.Execution.Process;
 
 namespace CrabLambda.Runtimes.Rust;
 
@@ -71,10 +72,16 @@ internal sealed partial class RustRuntime(RustCompiler compiler) : IRuntime
         {
             Directory.CreateDirectory(codeDirectory);
             var temporary = $"{worker}.{Guid.NewGuid():N}.tmp";
-            File.Copy(binary, temporary);
-            if (!OperatingSystem.IsWindows())
+
+            // A hard link writes no bytes: a file this process has just written can fail to start ("text file
+            // busy") while a process forked meanwhile still holds it open. A copy is the way across file systems.
+            if (OperatingSystem.IsWindows() || NativeMethods.Link(binary, temporary) != 0)
             {
-                File.SetUnixFileMode(temporary, File.GetUnixFileMode(binary));
+                File.Copy(binary, temporary);
+                if (!OperatingSystem.IsWindows())
+                {
+                    File.SetUnixFileMode(temporary, File.GetUnixFileMode(binary));
+                }
             }
 
             File.Move(temporary, worker, overwrite: true);
