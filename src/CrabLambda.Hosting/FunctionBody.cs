@@ -39,8 +39,15 @@ internal sealed record FunctionBody(
 
         foreach (var field in body.EnumerateObject())
         {
+            if (!TryGetName(field, out var fieldName))
+            {
+                errors["body"] = ["A field name has an unpaired surrogate escape (\\ud800 to \\udfff without its "
+                    + "other half), which is not Unicode text."];
+                continue;
+            }
+
             var value = field.Value;
-            var problem = field.Name switch
+            var problem = fieldName switch
             {
                 "name" => ReadString(value, "name", ref name),
                 "runtime" => ReadString(value, "runtime", ref runtime),
@@ -57,11 +64,11 @@ internal sealed record FunctionBody(
                     $"timeout_secs must be between 1 and {options.MaxTimeoutSecs} (MAX_TIMEOUT_SECS)",
                     ref timeoutSecs),
                 "network" => ReadBoolean(value, ref network),
-                _ => Unknown(field.Name),
+                _ => Unknown(fieldName),
             };
             if (problem is not null)
             {
-                errors[field.Name] = [problem];
+                errors[fieldName] = [problem];
             }
         }
 
@@ -73,13 +80,37 @@ internal sealed record FunctionBody(
         switch (value.ValueKind)
         {
             case JsonValueKind.String:
-                text = value.GetString();
-                return null;
+                try
+                {
+                    text = value.GetString();
+                    return null;
+                }
+                catch (InvalidOperationException)
+                {
+                    // System.Text.Json refuses to decode an escape of half a surrogate pair with no other half.
+                    return $"{field} has an unpaired surrogate escape (\\ud800 to \\udfff without its other half), "
+                        + "which is not Unicode text.";
+                }
+
             case JsonValueKind.Null:
                 text = null;
                 return null;
             default:
                 return $"{field} must be a string.";
+        }
+    }
+
+    private static bool TryGetName(JsonProperty field, out string name)
+    {
+        try
+        {
+            name = field.Name;
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            name = "";
+            return false;
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Unicode;
 using Microsoft.AspNetCore.Http;
 
 namespace CrabLambda.Hosting;
@@ -49,6 +50,14 @@ internal static class JsonBody
                 "The request body is empty",
                 "Send the function as a JSON object, for example "
                     + "{\"name\":\"hello\",\"runtime\":\"python\",\"code\":\"...\",\"handler\":\"handler\"}.");
+            return null;
+        }
+
+        if (!Utf8.IsValid(json.Span))
+        {
+            problem = Problems.BadRequest(
+                "The request body is not valid UTF-8",
+                "Send the function as JSON text in UTF-8; the body has bytes that are not.");
             return null;
         }
 

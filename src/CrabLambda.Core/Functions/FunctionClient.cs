@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
-using System.Text.Unicode;
 using CrabLambda.Execution;
 using CrabLambda.Execution.Process;
 using CrabLambda.Runtimes;
@@ -373,37 +371,7 @@ internal sealed partial class FunctionClient(
 
     private void CheckEvent(ReadOnlySpan<byte> input)
     {
-        var limit = (long)_options.MaxEventMb * 1024 * 1024;
-        string? problem = null;
-        if (input.Length > limit)
-        {
-            problem = $"The event is larger than the limit of {_options.MaxEventMb} MB.";
-        }
-        else if (!Utf8.IsValid(input))
-        {
-            // The JSON reader does not look inside strings; a worker decoding them would fail instead.
-            problem = "The event is not valid UTF-8.";
-        }
-        else
-        {
-            try
-            {
-                var options = new JsonReaderOptions { MaxDepth = WorkerMessages.MaxEventDepth };
-                var reader = new Utf8JsonReader(input, options);
-                reader.Read();
-                reader.Skip();
-                if (reader.Read())
-                {
-                    problem = "The event must be a single JSON value.";
-                }
-            }
-            catch (JsonException ex)
-            {
-                problem = "The event is not valid JSON: " + ex.Message;
-            }
-        }
-
-        if (problem is not null)
+        if (EventCheck.Problem(input, _options.MaxEventMb) is { } problem)
         {
             throw new FunctionValidationException(new Dictionary<string, string[]> { ["event"] = [problem] });
         }

@@ -87,6 +87,29 @@ public abstract class BadInputTests(ServerFixture fixture)
         Assert.Equal(before, await CountFunctionsAsync());
     }
 
+    public static TheoryData<byte[], string> BodiesThatAreNotUnicode => new()
+    {
+        { [.. "{\"name\":\"bytes\",\"runtime\":\"python\",\"handler\":\"h\",\"code\":\"x"u8, 0xFF, .. "\"}"u8], "UTF-8" },
+        { """{"name":"half","runtime":"python","handler":"h","code":"s = '\ud800'"}"""u8.ToArray(), "code" },
+        { """{"name":"half-name","runtime":"python","handler":"h","code":"x","\udc00":1}"""u8.ToArray(), "body" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BodiesThatAreNotUnicode))]
+    public async Task Create_TextThatIsNotUnicode_Is400AndStoresNothing(byte[] body, string named)
+    {
+        var before = await CountFunctionsAsync();
+
+        var response = await Server.Http.PostAsync("api/functions", new ByteArrayContent(body));
+
+        var problem = await ExpectProblemAsync(response, HttpStatusCode.BadRequest);
+        var namesIt = problem.TryGetProperty("errors", out var errors)
+            ? errors.TryGetProperty(named, out _)
+            : problem.GetProperty("title").GetString()!.Contains(named, StringComparison.Ordinal);
+        Assert.True(namesIt, $"the problem should name {named}: {problem}");
+        Assert.Equal(before, await CountFunctionsAsync());
+    }
+
     [Fact]
     public async Task Create_EmptyBody_Is400()
     {
@@ -282,6 +305,52 @@ public abstract class BadInputTests(ServerFixture fixture)
         Assert.Contains("UTF-8", problem.GetRawText());
         var history = await Server.GetJsonAsync("api/functions/bad-bytes/executions");
         Assert.Equal(0, history.GetArrayLength());
+    }
+
+    [Theory]
+    [InlineData("events-1", """{"n":1e400}""", "64-bit float")]
+    [InlineData("events-2", """[-1.5e309]""", "64-bit float")]
+    [InlineData("events-3", """{"n":1e1000000}""", "64-bit float")]
+    [InlineData("events-4", """{"n":1e-2000}""", "decimal point")]
+    [InlineData("events-5", """{"n":0.5e-99999999999999999999}""", "decimal point")]
+    [InlineData("events-6", """{"s":"\ud800"}""", "surrogate")]
+    [InlineData("events-7", """{"\udc00x":1}""", "surrogate")]
+    [InlineData("events-8", """["ok", "\ud83d\ud83d"]""", "surrogate")]
+    public async Task Invoke_EventNoRuntimeOrStoreCanTake_Is400BeforeRunningAndRecordsNothing(
+        string name,
+        string body,
+        string reason)
+    {
+        await Server.DeployAsync(name, "python", Code);
+
+        var response = await Server.Http.PostAsync($"api/functions/{name}/invoke", new StringContent(body));
+
+        var problem = await ExpectProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Contains(reason, problem.GetProperty("errors").GetProperty("event")[0].GetString());
+        var history = await Server.GetJsonAsync($"api/functions/{name}/executions");
+        Assert.Equal(0, history.GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Invoke_EventAtTheEdgesOfWhatIsKept_RunsAndIsRecordedAsSent()
+    {
+        await Server.DeployAsync("edges", "python", Code);
+        const string Event = """
+            {"big":-1.7e308,"tiny":1e-300,"places":1e-1000,"pair":"\ud83d\ude00","escaped":"\\ud800"}
+            """;
+
+        var result = await Server.InvokeAsync("edges", Event);
+
+        Assert.Equal("success", result.GetProperty("status").GetString());
+        var record = await Server.GetJsonAsync($"api/executions/{result.GetProperty("execution_id").GetString()}");
+        foreach (var kept in new[] { result.GetProperty("output"), record.GetProperty("input") })
+        {
+            Assert.Equal(-1.7e308, kept.GetProperty("big").GetDouble());
+            Assert.Equal(1e-300, kept.GetProperty("tiny").GetDouble());
+            Assert.Equal("\U0001F600", kept.GetProperty("pair").GetString());
+            Assert.Equal("\\ud800", kept.GetProperty("escaped").GetString());
+            Assert.Equal(0d, kept.GetProperty("places").GetDouble());
+        }
     }
 
     [Fact]
