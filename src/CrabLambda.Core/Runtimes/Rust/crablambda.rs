@@ -249,20 +249,25 @@ where
 
     loop
     {
-        let request = match read_frame(&mut socket)
+        let body = match read_frame(&mut socket)
         {
-            Ok(Some(request)) => request,
+            Ok(Some(body)) => body,
             Ok(None) => return,
             Err(error) => fail(&format!("cannot read from the host: {}", error)),
         };
 
         // The protocol has no other request yet; one from a newer host is skipped rather than misread.
-        if request["type"] != "invoke"
+        let result = match parse_request(&body)
         {
-            continue;
-        }
-
-        let result = serve(&mut invoke, request);
+            Ok(request) if request["type"] != "invoke" => continue,
+            Ok(request) => serve(&mut invoke, request),
+            Err(error) => match serde_json::from_slice::<Unreadable>(&body)
+            {
+                Ok(request) if request.kind != "invoke" => continue,
+                Ok(request) => refuse(request, &error),
+                Err(_) => fail(&format!("cannot read a request from the host: {}", error)),
+            },
+        };
         if let Err(error) = write_frame(&mut socket, &result)
         {
             fail(&format!("cannot write to the host: {}", error));
@@ -313,6 +318,32 @@ where
     }
 }
 
+/// An invoke request whose event serde_json cannot hold as a `Value` (a number beyond an f64, an unpaired surrogate
+/// escape): only what it takes to answer it. Fields not named here are skipped without being decoded.
+#[derive(Deserialize)]
+struct Unreadable
+{
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default)]
+    id: Value,
+    #[serde(default)]
+    marker: String,
+}
+
+/// Answers an invocation whose event could not be read: the function did not run, and the worker serves on.
+fn refuse(request: Unreadable, error: &serde_json::Error) -> Value
+{
+    end_output(&request.marker);
+    json!({
+        "type": "result",
+        "id": request.id,
+        "ok": false,
+        "error": format!("the Rust runtime cannot read the event: {}", error),
+        "trace": Value::Null,
+    })
+}
+
 /// Ends the invocation's output: whatever the function buffered first, then the marker, written to the raw file
 /// descriptors so that it lands after everything the function wrote.
 fn end_output(marker: &str)
@@ -329,7 +360,7 @@ fn end_output(marker: &str)
     }
 }
 
-fn read_frame(socket: &mut UnixStream) -> std::io::Result<Option<Value>>
+fn read_frame(socket: &mut UnixStream) -> std::io::Result<Option<Vec<u8>>>
 {
     let mut prefix = [0u8; 4];
     match socket.read_exact(&mut prefix)
@@ -341,14 +372,18 @@ fn read_frame(socket: &mut UnixStream) -> std::io::Result<Option<Value>>
 
     let mut body = vec![0u8; u32::from_be_bytes(prefix) as usize];
     socket.read_exact(&mut body)?;
+    Ok(Some(body))
+}
 
+fn parse_request(body: &[u8]) -> serde_json::Result<Value>
+{
     // serde_json stops at 128 levels by default. The host refuses events nested deeper than 256 levels, so a request
     // nests at most 257: far within the main thread's stack.
-    let mut deserializer = serde_json::Deserializer::from_slice(&body);
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
     deserializer.disable_recursion_limit();
-    Value::deserialize(&mut deserializer)
-        .and_then(|request| deserializer.end().map(|()| Some(request)))
-        .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))
+    let request = Value::deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(request)
 }
 
 fn write_frame(socket: &mut UnixStream, message: &Value) -> std::io::Result<()>

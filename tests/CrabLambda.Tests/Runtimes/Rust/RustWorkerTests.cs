@@ -155,6 +155,21 @@ public sealed class RustWorkerTests(RustRuntimeFixture fixture)
     }
 
     [Fact]
+    public async Task Invoke_EventSerdeJsonCannotHold_IsErrorAndTheWorkerServesTheNext()
+    {
+        await using var worker = await fixture.StartWorkerAsync(QuickStart);
+
+        var unreadable = await worker.InvokeAsync("""{"name":1e400}""");
+        var next = await worker.InvokeAsync("""{"name":"again"}""");
+
+        Assert.False(unreadable.Ok);
+        Assert.StartsWith("the Rust runtime cannot read the event: number out of range", unreadable.Error);
+        Assert.False(worker.Process.HasExited);
+        Assert.True(next.Ok, next.Error);
+        Assert.Equal("\"Hello, again!\"", next.OutputJson);
+    }
+
+    [Fact]
     public async Task Invoke_PanicOnASpawnedThread_IsReportedOnStderrAndTheHandlerGoesOn()
     {
         const string code = """
