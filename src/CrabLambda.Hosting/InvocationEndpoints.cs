@@ -39,7 +39,9 @@ internal static class InvocationEndpoints
         string name,
         [FromQuery] string? status,
         [FromQuery] string? limit,
+        [FromQuery] string? before,
         [FromServices] IFunctionClient client,
+        HttpContext context,
         CancellationToken cancellationToken)
     {
         if (!RouteArguments.TryParseStatus(status, out var wanted, out var problem)
@@ -48,15 +50,31 @@ internal static class InvocationEndpoints
                 RouteArguments.DefaultExecutionsPerPage,
                 RouteArguments.MaxExecutionsPerPage,
                 out var count,
-                out problem))
+                out problem)
+            || !RouteArguments.TryParseBefore(before, out var olderThan, out problem))
         {
             return problem!;
         }
 
-        var executions = await client.ListExecutionsAsync(name, wanted, count, cancellationToken);
+        var executions = await client.ListExecutionsAsync(name, wanted, count, olderThan, cancellationToken);
+
+        // A page may end early at its size in text, so only an empty page tells that the history has ended.
+        if (executions.Count > 0)
+        {
+            context.Response.Headers.Link = NextPageLink(context.Request, executions[^1].Id);
+        }
 
         var items = executions.Select(ExecutionResponse.From).ToArray();
         return TypedResults.Json(items, HostingJsonContext.Default.ExecutionResponseArray);
+    }
+
+    private static string NextPageLink(HttpRequest request, Guid last)
+    {
+        var query = request.Query
+            .Where(parameter => !parameter.Key.Equals("before", StringComparison.OrdinalIgnoreCase))
+            .SelectMany(parameter => parameter.Value.Select(value => KeyValuePair.Create(parameter.Key, value)))
+            .Append(KeyValuePair.Create("before", (string?)last.ToString("D")));
+        return $"<{request.PathBase}{request.Path}{QueryString.Create(query)}>; rel=\"next\"";
     }
 
     public static async Task<IResult> GetExecutionAsync(

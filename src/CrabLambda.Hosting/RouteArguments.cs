@@ -42,6 +42,27 @@ internal static class RouteArguments
         return false;
     }
 
+    public static bool TryParseBefore(string? value, out Guid? before, out IResult? problem)
+    {
+        problem = null;
+        before = null;
+        if (string.IsNullOrEmpty(value))
+        {
+            return true;
+        }
+
+        if (Guid.TryParse(value, out var id))
+        {
+            before = id;
+            return true;
+        }
+
+        problem = Problems.Invalid(
+            "before",
+            $"before '{value}' is not a UUID: use the execution_id of the last execution of the page before.");
+        return false;
+    }
+
     public static bool TryParseLimit(string? value, int fallback, int max, out int limit, out IResult? problem) =>
         TryParseNumber("limit", value, fallback, max, out limit, out problem);
 

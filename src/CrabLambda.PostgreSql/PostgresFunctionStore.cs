@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using CrabLambda.Execution;
 using CrabLambda.Functions;
 using CrabLambda.Storage;
@@ -410,35 +411,32 @@ internal sealed partial class PostgresFunctionStore : IFunctionStore, IAsyncDisp
         return row?.ToExecution();
     }
 
-    private const string SelectExecutionsSql = $"""
+    private static string SelectExecutionsSql(bool byStatus, bool before) => $"""
         SELECT {ExecutionColumns} FROM executions
-        WHERE function_id = @FunctionId
-        ORDER BY id DESC
-        LIMIT @Limit
-        """;
-
-    private const string SelectExecutionsWithStatusSql = $"""
-        SELECT {ExecutionColumns} FROM executions
-        WHERE function_id = @FunctionId AND status = @Status
+        WHERE function_id = @FunctionId{(byStatus ? " AND status = @Status" : "")}{(before ? " AND id < @Before" : "")}
         ORDER BY id DESC
         LIMIT @Limit
         """;
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<ExecutionRecord>> ListExecutionsAsync(
+    public async IAsyncEnumerable<ExecutionRecord> ListExecutionsAsync(
         Guid functionId,
         ExecutionStatus? status,
+        Guid? before,
         int limit,
-        CancellationToken cancellationToken)
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
 
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        var parameters = new { FunctionId = functionId, Status = status?.ToName(), Limit = limit };
-        var sql = status is null ? SelectExecutionsSql : SelectExecutionsWithStatusSql;
-        var rows = await connection.QueryAsync<PostgresExecutionRow>(
-            Command(sql, parameters, null, cancellationToken));
-        return [.. rows.Select(row => row.ToExecution())];
+        var parameters = new { FunctionId = functionId, Status = status?.ToName(), Before = before, Limit = limit };
+        var sql = SelectExecutionsSql(status is not null, before is not null);
+        await using var reader = await connection.ExecuteReaderAsync(Command(sql, parameters, null, cancellationToken));
+        var parse = reader.GetRowParser<PostgresExecutionRow>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            yield return parse(reader).ToExecution();
+        }
     }
 
     private const string SelectLogsSql = """

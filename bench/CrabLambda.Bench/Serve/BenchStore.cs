@@ -97,12 +97,13 @@ internal sealed class BenchStore(IFunctionStore inner, PhaseTimings timings) : I
     public Task<Execution.Execution?> GetExecutionAsync(Guid id, CancellationToken cancellationToken) =>
         inner.GetExecutionAsync(id, cancellationToken);
 
-    public Task<IReadOnlyList<Execution.Execution>> ListExecutionsAsync(
+    public IAsyncEnumerable<Execution.Execution> ListExecutionsAsync(
         Guid functionId,
         ExecutionStatus? status,
+        Guid? before,
         int limit,
         CancellationToken cancellationToken) =>
-        inner.ListExecutionsAsync(functionId, status, limit, cancellationToken);
+        inner.ListExecutionsAsync(functionId, status, before, limit, cancellationToken);
 
     public Task<IReadOnlyList<ExecutionLogLine>> GetLogsAsync(Guid executionId, CancellationToken cancellationToken) =>
         inner.GetLogsAsync(executionId, cancellationToken);

@@ -58,8 +58,9 @@ internal sealed class TimedFunctionClient(IFunctionClient inner, PhaseTimings ti
         string name,
         ExecutionStatus? status = null,
         int limit = 50,
+        Guid? before = null,
         CancellationToken cancellationToken = default) =>
-        inner.ListExecutionsAsync(name, status, limit, cancellationToken);
+        inner.ListExecutionsAsync(name, status, limit, before, cancellationToken);
 
     public Task<Execution.Execution> GetExecutionAsync(Guid id, CancellationToken cancellationToken = default) =>
         inner.GetExecutionAsync(id, cancellationToken);

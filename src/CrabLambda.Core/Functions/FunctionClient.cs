@@ -28,6 +28,12 @@ internal sealed partial class FunctionClient(
     public const int MaxPageSize = 100;
     public const int MaxExecutionsLimit = 1000;
 
+    /// <summary>
+    /// The characters of input, output and error past which a history page ends: with events and outputs of up to
+    /// 6 MB each, 1000 executions could otherwise make one answer of gigabytes.
+    /// </summary>
+    public const long MaxPageText = 16L * 1024 * 1024;
+
     private const int VersionCacheCapacity = 4096;
     private static readonly byte[] EmptyEvent = "{}"u8.ToArray();
 
@@ -333,6 +339,7 @@ internal sealed partial class FunctionClient(
         string name,
         ExecutionStatus? status = null,
         int limit = 50,
+        Guid? before = null,
         CancellationToken cancellationToken = default)
     {
         if (limit is < 1 or > MaxExecutionsLimit)
@@ -344,7 +351,20 @@ internal sealed partial class FunctionClient(
         }
 
         var function = await FindAsync(name, cancellationToken).ConfigureAwait(false);
-        return await store.ListExecutionsAsync(function.Id, status, limit, cancellationToken).ConfigureAwait(false);
+        var page = new List<Execution.Execution>();
+        long text = 0;
+        var executions = store.ListExecutionsAsync(function.Id, status, before, limit, cancellationToken);
+        await foreach (var execution in executions.ConfigureAwait(false))
+        {
+            page.Add(execution);
+            text += execution.Input.Length + (execution.Output?.Length ?? 0) + (execution.Error?.Length ?? 0);
+            if (page.Count == limit || text >= MaxPageText)
+            {
+                break;
+            }
+        }
+
+        return page;
     }
 
     public async Task<Execution.Execution> GetExecutionAsync(Guid id, CancellationToken cancellationToken = default) =>

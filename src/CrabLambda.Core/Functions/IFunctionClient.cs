@@ -81,15 +81,22 @@ public interface IFunctionClient
         int? version = null,
         CancellationToken cancellationToken = default);
 
-    /// <summary>Lists a function's executions, newest first.</summary>
+    /// <summary>
+    /// Lists a page of a function's executions, newest first. A page ends at <paramref name="limit"/> executions,
+    /// or sooner once the executions in it hold 16 Mi characters of input, output and error together (the one that
+    /// passes that is still in it), so a page of large events stays a size a client can take. For the page after,
+    /// pass the last execution's id as <paramref name="before"/>; an empty page is the end of the history.
+    /// </summary>
     /// <param name="name">The function's name.</param>
     /// <param name="status">Only this status, or all.</param>
     /// <param name="limit">The most to return, 1–1000.</param>
+    /// <param name="before">Only executions older than the one with this id, or from the newest.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     Task<IReadOnlyList<Execution.Execution>> ListExecutionsAsync(
         string name,
         ExecutionStatus? status = null,
         int limit = 50,
+        Guid? before = null,
         CancellationToken cancellationToken = default);
 
     /// <summary>Finds one execution.</summary>

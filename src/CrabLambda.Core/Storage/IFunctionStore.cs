@@ -120,14 +120,20 @@ public interface IFunctionStore
     /// <param name="cancellationToken">Cancels the read.</param>
     Task<Execution.Execution?> GetExecutionAsync(Guid id, CancellationToken cancellationToken);
 
-    /// <summary>Lists a function's executions, newest first.</summary>
+    /// <summary>
+    /// Reads a function's executions newest first (by id, which sorts by time), one at a time, so that the caller can
+    /// stop early: a page of history ends at a limit of text as well as of count.
+    /// </summary>
     /// <param name="functionId">The function.</param>
     /// <param name="status">Only executions with this status, or all when <see langword="null"/>.</param>
-    /// <param name="limit">The most to return.</param>
+    /// <param name="before">Only executions with an id below this one, or from the newest when
+    /// <see langword="null"/>; the id need not be one that exists.</param>
+    /// <param name="limit">The most to read.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
-    Task<IReadOnlyList<Execution.Execution>> ListExecutionsAsync(
+    IAsyncEnumerable<Execution.Execution> ListExecutionsAsync(
         Guid functionId,
         ExecutionStatus? status,
+        Guid? before,
         int limit,
         CancellationToken cancellationToken);
 

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Moq;
+using ExecutionRecord = CrabLambda.Execution.Execution;
 
 namespace CrabLambda.Tests.Functions;
 
@@ -346,6 +347,60 @@ public sealed class FunctionClientTests : IAsyncDisposable
         _executor.Verify(
             e => e.ExecuteAsync(It.IsAny<ExecutionRequest>(), It.IsAny<CancellationToken>()),
             Times.Once);
+    }
+
+    [Fact]
+    public async Task ListExecutionsAsync_LargeExecutions_EndThePageOnceItsTextPassesTheLimitAndReadNoFurther()
+    {
+        var function = Existing("f");
+        _store.Setup(s => s.GetFunctionAsync("f", It.IsAny<CancellationToken>())).ReturnsAsync(function);
+        var quarter = (int)(FunctionClient.MaxPageText / 4);
+        var read = 0;
+        async IAsyncEnumerable<ExecutionRecord> Stored()
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                read++;
+                await Task.Yield();
+                yield return new ExecutionRecord(
+                    Guid.CreateVersion7(), function.Id, "f", 1, ExecutionStatus.Error, new string('1', quarter - 100),
+                    null, new string('e', 99), 1, null, _time.GetUtcNow());
+            }
+        }
+
+        var before = Guid.CreateVersion7();
+        _store
+            .Setup(s => s.ListExecutionsAsync(
+                function.Id,
+                ExecutionStatus.Error,
+                before,
+                50,
+                It.IsAny<CancellationToken>()))
+            .Returns(Stored);
+
+        var page = await _client.ListExecutionsAsync("f", ExecutionStatus.Error, 50, before);
+
+        // Four together hold just under the limit; the fifth passes it and is the page's last.
+        Assert.Equal(5, page.Count);
+        Assert.Equal(5, read);
+    }
+
+    [Fact]
+    public async Task ListExecutionsAsync_SmallExecutions_EndThePageAtTheLimit()
+    {
+        var function = Existing("f");
+        _store.Setup(s => s.GetFunctionAsync("f", It.IsAny<CancellationToken>())).ReturnsAsync(function);
+        var stored = Enumerable.Range(0, 3)
+            .Select(_ => new ExecutionRecord(
+                Guid.CreateVersion7(), function.Id, "f", 1, ExecutionStatus.Success, "{}", "1", null, 1, null,
+                _time.GetUtcNow()))
+            .ToList();
+        _store.Setup(s => s.ListExecutionsAsync(function.Id, null, null, 3, It.IsAny<CancellationToken>()))
+            .Returns(stored.ToAsyncEnumerable());
+
+        var page = await _client.ListExecutionsAsync("f", limit: 3);
+
+        Assert.Equal(stored, page);
     }
 
     private Function Existing(string name) =>

@@ -294,7 +294,7 @@ public sealed class InvocationRoutesTests : IAsyncLifetime
     public async Task ListExecutions_StatusAndLimit_ArePassedThrough()
     {
         _host.Client
-            .Setup(c => c.ListExecutionsAsync("hello", ExecutionStatus.Timeout, 5, It.IsAny<CancellationToken>()))
+            .Setup(c => c.ListExecutionsAsync("hello", ExecutionStatus.Timeout, 5, null, It.IsAny<CancellationToken>()))
             .ReturnsAsync([Samples.Execution(ExecutionStatus.Timeout)]);
 
         var response = await _host.Http.GetAsync("api/functions/hello/executions?status=timeout&limit=5");
@@ -308,7 +308,7 @@ public sealed class InvocationRoutesTests : IAsyncLifetime
     public async Task ListExecutions_Defaults_AllStatusesAndLimit50()
     {
         _host.Client
-            .Setup(c => c.ListExecutionsAsync("hello", null, 50, It.IsAny<CancellationToken>()))
+            .Setup(c => c.ListExecutionsAsync("hello", null, 50, null, It.IsAny<CancellationToken>()))
             .ReturnsAsync([]);
 
         var response = await _host.Http.GetAsync("api/functions/hello/executions");

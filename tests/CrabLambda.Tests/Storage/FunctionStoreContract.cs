@@ -290,7 +290,7 @@ public abstract class FunctionStoreContract : IAsyncLifetime
         Assert.Null(await Store.GetVersionAsync(doomed.Id, 1, CancellationToken.None));
         Assert.Null(await Store.GetExecutionAsync(doomedRun.Execution.Id, CancellationToken.None));
         Assert.Empty(await Store.GetLogsAsync(doomedRun.Execution.Id, CancellationToken.None));
-        Assert.Empty(await Store.ListExecutionsAsync(doomed.Id, null, 10, CancellationToken.None));
+        Assert.Empty(await ListAsync(doomed.Id, null, 10));
 
         Assert.NotNull(await Store.GetExecutionAsync(keptRun.Execution.Id, CancellationToken.None));
         Assert.Equal(2, (await Store.GetLogsAsync(keptRun.Execution.Id, CancellationToken.None)).Count);
@@ -369,12 +369,38 @@ public abstract class FunctionStoreContract : IAsyncLifetime
         await Store.AddExecutionsAsync([runs[3], runs[0], otherRun], CancellationToken.None);
         await Store.AddExecutionsAsync([runs[4], runs[1], runs[2]], CancellationToken.None);
 
-        var firstThree = await Store.ListExecutionsAsync(function.Id, null, 3, CancellationToken.None);
-        var all = await Store.ListExecutionsAsync(function.Id, null, 50, CancellationToken.None);
+        var firstThree = await ListAsync(function.Id, null, 3);
+        var all = await ListAsync(function.Id, null, 50);
 
         Assert.Equal([runs[4], runs[3], runs[2]], firstThree.Select(e => runs.Single(r => r.Execution.Id == e.Id)));
         Assert.Equal(runs.Select(r => r.Execution.Id).Reverse(), all.Select(e => e.Id));
         AssertSameExecution(runs[4].Execution, firstThree[0]);
+    }
+
+    [Fact]
+    public async Task ListExecutionsAsync_Before_PagesThroughOlderExecutionsToTheEnd()
+    {
+        var function = await CreateFunctionAsync("paged");
+        var statuses = new[]
+        {
+            ExecutionStatus.Error, ExecutionStatus.Success, ExecutionStatus.Error, ExecutionStatus.Error,
+            ExecutionStatus.Success, ExecutionStatus.Error,
+        };
+        var runs = statuses.Select((status, i) => NewExecution(function, Start.AddSeconds(i), status)).ToList();
+        await Store.AddExecutionsAsync(runs, CancellationToken.None);
+        var ids = runs.Select(r => r.Execution.Id).ToList();
+
+        var first = await ListAsync(function.Id, null, 4);
+        var second = await ListAsync(function.Id, null, 4, first[^1].Id);
+        var end = await ListAsync(function.Id, null, 4, second[^1].Id);
+        var errorsBefore = await ListAsync(function.Id, ExecutionStatus.Error, 50, ids[3]);
+        var beforeAnIdNotStored = await ListAsync(function.Id, null, 50, Guid.CreateVersion7(Start.AddSeconds(2.5)));
+
+        Assert.Equal([ids[5], ids[4], ids[3], ids[2]], first.Select(e => e.Id));
+        Assert.Equal([ids[1], ids[0]], second.Select(e => e.Id));
+        Assert.Empty(end);
+        Assert.Equal([ids[2], ids[0]], errorsBefore.Select(e => e.Id));
+        Assert.Equal([ids[2], ids[1], ids[0]], beforeAnIdNotStored.Select(e => e.Id));
     }
 
     [Fact]
@@ -389,10 +415,9 @@ public abstract class FunctionStoreContract : IAsyncLifetime
         var runs = statuses.Select((status, i) => NewExecution(function, Start.AddSeconds(i), status)).ToList();
         await Store.AddExecutionsAsync(runs, CancellationToken.None);
 
-        var none = CancellationToken.None;
-        var errors = await Store.ListExecutionsAsync(function.Id, ExecutionStatus.Error, 50, none);
-        var latestError = await Store.ListExecutionsAsync(function.Id, ExecutionStatus.Error, 1, none);
-        var ooms = await Store.ListExecutionsAsync(function.Id, ExecutionStatus.Oom, 50, none);
+        var errors = await ListAsync(function.Id, ExecutionStatus.Error, 50);
+        var latestError = await ListAsync(function.Id, ExecutionStatus.Error, 1);
+        var ooms = await ListAsync(function.Id, ExecutionStatus.Oom, 50);
 
         Assert.Equal([runs[5].Execution.Id, runs[2].Execution.Id, runs[0].Execution.Id], errors.Select(e => e.Id));
         Assert.All(errors, e => Assert.Equal(ExecutionStatus.Error, e.Status));
@@ -434,7 +459,7 @@ public abstract class FunctionStoreContract : IAsyncLifetime
         var deleted = await Store.DeleteExecutionsBeforeAsync(cutoff, CancellationToken.None);
 
         Assert.Equal(2, deleted);
-        var remaining = await Store.ListExecutionsAsync(function.Id, null, 50, CancellationToken.None);
+        var remaining = await ListAsync(function.Id, null, 50);
         Assert.Equal([recent.Execution.Id, atCutoff.Execution.Id], remaining.Select(e => e.Id));
         Assert.Empty(await Store.GetLogsAsync(oldest.Execution.Id, CancellationToken.None));
         Assert.Empty(await Store.GetLogsAsync(old.Execution.Id, CancellationToken.None));
@@ -454,7 +479,7 @@ public abstract class FunctionStoreContract : IAsyncLifetime
         var deleted = await store.DeleteExecutionsBeforeAsync(Start.AddDays(-1), CancellationToken.None);
 
         Assert.Equal(10, deleted);
-        var remaining = await Store.ListExecutionsAsync(function.Id, null, 50, CancellationToken.None);
+        var remaining = await ListAsync(function.Id, null, 50);
         Assert.Equal([recent.Execution.Id], remaining.Select(e => e.Id));
     }
 
@@ -599,6 +624,14 @@ public abstract class FunctionStoreContract : IAsyncLifetime
         var function = new Function(id, name, "python", "handler", 128, 30, false, 1, Start, Start);
         return (function, version);
     }
+
+    /// <summary>Reads a page of a function's executions from the store, whole.</summary>
+    protected async Task<List<ExecutionRecord>> ListAsync(
+        Guid functionId,
+        ExecutionStatus? status,
+        int limit,
+        Guid? before = null) =>
+        await Store.ListExecutionsAsync(functionId, status, before, limit, CancellationToken.None).ToListAsync();
 
     /// <summary>Stores a new function named <paramref name="name"/> and returns it.</summary>
     protected async Task<Function> CreateFunctionAsync(string name)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using CrabLambda.Execution;
 using CrabLambda.Functions;
 using Dapper;
@@ -412,26 +413,21 @@ internal sealed partial class SqliteFunctionStore : IFunctionStore, IDisposable
         return row?.ToExecution();
     }
 
-    internal const string SelectExecutionsSql = $"""
+    /// <summary>The query of a history page: by status or not, from the newest or before an id.</summary>
+    internal static string SelectExecutionsSql(bool byStatus, bool before) => $"""
         SELECT {ExecutionColumns} FROM executions
-        WHERE function_id = @FunctionId
-        ORDER BY id DESC
-        LIMIT @Limit
-        """;
-
-    internal const string SelectExecutionsWithStatusSql = $"""
-        SELECT {ExecutionColumns} FROM executions
-        WHERE function_id = @FunctionId AND status = @Status
+        WHERE function_id = @FunctionId{(byStatus ? " AND status = @Status" : "")}{(before ? " AND id < @Before" : "")}
         ORDER BY id DESC
         LIMIT @Limit
         """;
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<ExecutionRecord>> ListExecutionsAsync(
+    public async IAsyncEnumerable<ExecutionRecord> ListExecutionsAsync(
         Guid functionId,
         ExecutionStatus? status,
+        Guid? before,
         int limit,
-        CancellationToken cancellationToken)
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
 
@@ -440,12 +436,16 @@ internal sealed partial class SqliteFunctionStore : IFunctionStore, IDisposable
         {
             FunctionId = SqliteValues.FromId(functionId),
             Status = status?.ToName(),
+            Before = before is { } id ? SqliteValues.FromId(id) : null,
             Limit = limit,
         };
-        var sql = status is null ? SelectExecutionsSql : SelectExecutionsWithStatusSql;
-        var rows = await connection.QueryAsync<SqliteExecutionRow>(
-            Command(sql, parameters, null, cancellationToken));
-        return [.. rows.Select(row => row.ToExecution())];
+        var sql = SelectExecutionsSql(status is not null, before is not null);
+        await using var reader = await connection.ExecuteReaderAsync(Command(sql, parameters, null, cancellationToken));
+        var parse = reader.GetRowParser<SqliteExecutionRow>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            yield return parse(reader).ToExecution();
+        }
     }
 
     private const string SelectLogsSql = """

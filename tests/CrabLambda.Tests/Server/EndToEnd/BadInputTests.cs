@@ -89,7 +89,7 @@ public abstract class BadInputTests(ServerFixture fixture)
 
     public static TheoryData<byte[], string> BodiesThatAreNotUnicode => new()
     {
-        { [.. "{\"name\":\"bytes\",\"runtime\":\"python\",\"handler\":\"h\",\"code\":\"x"u8, 0xFF, .. "\"}"u8], "UTF-8" },
+        { [.. """{"name":"bytes","runtime":"python","handler":"h","code":"x"""u8, 0xFF, .. "\"}"u8], "UTF-8" },
         { """{"name":"half","runtime":"python","handler":"h","code":"s = '\ud800'"}"""u8.ToArray(), "code" },
         { """{"name":"half-name","runtime":"python","handler":"h","code":"x","\udc00":1}"""u8.ToArray(), "body" },
     };
@@ -366,6 +366,7 @@ public abstract class BadInputTests(ServerFixture fixture)
     [InlineData("api/functions?limit=0")]
     [InlineData("api/functions?limit=1000000")]
     [InlineData("api/functions/any/executions?status=bogus")]
+    [InlineData("api/functions/any/executions?before=yesterday")]
     [InlineData("api/executions/not-a-uuid")]
     [InlineData("api/executions/not-a-uuid/logs")]
     public async Task Read_BadQueryOrRouteValue_Is400(string path)

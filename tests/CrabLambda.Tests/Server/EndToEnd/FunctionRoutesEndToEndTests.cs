@@ -179,6 +179,35 @@ public abstract class FunctionRoutesEndToEndTests(ServerFixture fixture)
     }
 
     [Fact]
+    public async Task Executions_FollowingTheNextLink_PagesThroughTheWholeHistoryToAnEmptyPage()
+    {
+        await Server.DeployAsync(
+            "paging",
+            "python",
+            "def handler(event):\n    if event.get('fail'):\n        raise ValueError('no')\n    return event\n");
+        var successes = new List<string?>();
+        for (var i = 0; i < 5; i++)
+        {
+            successes.Insert(0, Id(await Server.InvokeAsync("paging", $$"""{"n":{{i}}}""")));
+            await Server.InvokeAsync("paging", """{"fail":true}""");
+        }
+
+        var pages = new List<string?[]>();
+        var next = "/api/functions/paging/executions?status=success&limit=2";
+        while (next is not null)
+        {
+            using var response = await Server.Http.GetAsync(next);
+            var page = await ServerHarness.ExpectAsync(response, HttpStatusCode.OK);
+            pages.Add([.. page.EnumerateArray().Select(e => e.GetProperty("id").GetString())]);
+            next = response.Headers.TryGetValues("Link", out var links) ? NextOf(links.Single()) : null;
+            Assert.True(pages.Count <= 4, $"the history should end: {string.Join(" | ", pages.Select(p => p.Length))}");
+        }
+
+        Assert.Equal([2, 2, 1, 0], pages.Select(p => p.Length));
+        Assert.Equal(successes, pages.SelectMany(p => p));
+    }
+
+    [Fact]
     public async Task Delete_RemovesTheFunctionWithItsVersionsExecutionsAndLogs()
     {
         await Server.DeployAsync("doomed", "python", FunctionCode.PythonReturning("v1"));
@@ -263,6 +292,12 @@ public abstract class FunctionRoutesEndToEndTests(ServerFixture fixture)
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("title").GetString()));
         return problem;
+    }
+
+    private static string NextOf(string link)
+    {
+        Assert.EndsWith(">; rel=\"next\"", link);
+        return link[1..link.IndexOf('>', StringComparison.Ordinal)];
     }
 }
 

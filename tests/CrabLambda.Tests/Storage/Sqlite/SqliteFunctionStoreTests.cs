@@ -36,19 +36,23 @@ public sealed class SqliteFunctionStoreTests : FunctionStoreContract
     }
 
     [Theory]
-    [InlineData(false, "executions_function_id_id")]
-    [InlineData(true, "executions_function_id_status_id")]
-    public async Task ListExecutionsAsync_QueryPlan_ReadsAnIndexInOrderWithoutSorting(bool byStatus, string index)
+    [InlineData(false, false, "executions_function_id_id (function_id=?)")]
+    [InlineData(true, false, "executions_function_id_status_id (function_id=? AND status=?)")]
+    [InlineData(false, true, "executions_function_id_id (function_id=? AND id<?)")]
+    [InlineData(true, true, "executions_function_id_status_id (function_id=? AND status=? AND id<?)")]
+    public async Task ListExecutionsAsync_QueryPlan_ReadsAnIndexInOrderWithoutSorting(
+        bool byStatus,
+        bool before,
+        string index)
     {
         await using var connection = await OpenRawAsync();
-        var sql = byStatus
-            ? SqliteFunctionStore.SelectExecutionsWithStatusSql
-            : SqliteFunctionStore.SelectExecutionsSql;
+        var sql = SqliteFunctionStore.SelectExecutionsSql(byStatus, before);
 
         await using var command = connection.CreateCommand();
         command.CommandText = "EXPLAIN QUERY PLAN " + sql;
         command.Parameters.AddWithValue("@FunctionId", Guid.NewGuid().ToString());
         command.Parameters.AddWithValue("@Status", "error");
+        command.Parameters.AddWithValue("@Before", Guid.NewGuid().ToString());
         command.Parameters.AddWithValue("@Limit", 50);
         var details = new List<string>();
         await using (var reader = await command.ExecuteReaderAsync())
@@ -60,7 +64,7 @@ public sealed class SqliteFunctionStoreTests : FunctionStoreContract
         }
 
         var plan = string.Join("\n", details);
-        Assert.Contains($"USING INDEX {index} (function_id=?", plan, StringComparison.Ordinal);
+        Assert.Contains($"USING INDEX {index}", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("TEMP B-TREE", plan, StringComparison.Ordinal);
     }
 
