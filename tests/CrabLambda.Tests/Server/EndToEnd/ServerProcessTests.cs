@@ -69,7 +69,17 @@ public sealed class ServerProcessTests : IDisposable
 
             await SendSigintAsync(server.Id);
             using var exited = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-            await server.WaitForExitAsync(exited.Token);
+            try
+            {
+                await server.WaitForExitAsync(exited.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                lock (output)
+                {
+                    Assert.Fail($"the server did not exit within 90 s of SIGINT; output:\n{output}");
+                }
+            }
 
             Assert.True(server.ExitCode == 0, $"exit code {server.ExitCode}; output:\n{output}");
             var left = workers.Where(p => ServerProcess.IsAlive(p.Pid, p.CommandLine)).ToArray();
