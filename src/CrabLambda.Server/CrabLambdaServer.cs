@@ -143,9 +143,10 @@ public static partial class CrabLambdaServer
         configure?.Invoke(builder);
         var app = builder.Build();
 
-        // Answers that no route produced (an unknown path, a wrong method) are problems too.
+        // Answers that no route produced (an unknown path, a wrong method) are problems too, with a detail. They are
+        // the server's: an app that embeds the routes keeps its own status-code pages.
         app.UseExceptionHandler();
-        app.UseStatusCodePages();
+        app.UseStatusCodePages(StatusCodeProblems.WriteAsync);
 
         var api = app.MapCrabLambda(ApiPrefix);
         if (settings.EnableAuth)
