@@ -143,9 +143,10 @@ public static partial class CrabLambdaServer
         configure?.Invoke(builder);
         var app = builder.Build();
 
-        // Answers that no route produced (an unknown path, a wrong method) are problems too.
+        // Answers that no route produced (an unknown path, a wrong method) are problems too, with a detail. They are
+        // the server's: an app that embeds the routes keeps its own status-code pages.
         app.UseExceptionHandler();
-        app.UseStatusCodePages();
+        app.UseStatusCodePages(StatusCodeProblems.WriteAsync);
 
         var api = app.MapCrabLambda(ApiPrefix);
         if (settings.EnableAuth)
@@ -247,9 +248,13 @@ public static partial class CrabLambdaServer
         {
             LogAuthOn(logger);
         }
+        else if (settings.ApiKey is not null)
+        {
+            LogAuthOffKeyIgnored(logger);
+        }
         else
         {
-            LogAuthOff(logger, settings.ApiKey is not null);
+            LogAuthOff(logger);
         }
     }
 
@@ -291,7 +296,13 @@ public static partial class CrabLambdaServer
     [LoggerMessage(
         6,
         LogLevel.Warning,
-        "Authentication: off (ENABLE_AUTH=false, API_KEY set: {KeySet}); anyone who can reach the server can deploy "
-            + "and run code")]
-    private static partial void LogAuthOff(ILogger logger, bool keySet);
+        "Authentication: off (ENABLE_AUTH=false); anyone who can reach the server can deploy and run code")]
+    private static partial void LogAuthOff(ILogger logger);
+
+    [LoggerMessage(
+        8,
+        LogLevel.Warning,
+        "Authentication: off; API_KEY is set but ignored, because ENABLE_AUTH=false: anyone who can reach the server "
+            + "can deploy and run code. Set ENABLE_AUTH=true to require the key")]
+    private static partial void LogAuthOffKeyIgnored(ILogger logger);
 }

@@ -2,7 +2,8 @@ namespace CrabLambda.Execution;
 
 /// <summary>
 /// Counts the invocations between the start of their execution and the commit of their record, so that a host that
-/// stops can say how many are running and wait until those it stopped are recorded.
+/// stops can say how many are running and wait until those it stopped are recorded. An invocation still waiting for
+/// an execution slot is not counted here; <see cref="ExecutionLimiter.Queued"/> counts it.
 /// </summary>
 internal sealed class RunningExecutions
 {

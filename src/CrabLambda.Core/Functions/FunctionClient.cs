@@ -265,8 +265,11 @@ internal sealed partial class FunctionClient(
         var executedAt = Now();
         var executionId = Guid.CreateVersion7(executedAt);
         ExecutionOutcome outcome;
+        var slot = await limiter.AcquireAsync(cancellationToken).ConfigureAwait(false);
+
+        // Counted as running once it has a slot, until it is recorded: while it waits, the limiter counts it.
         using var counted = running.Enter();
-        using (await limiter.AcquireAsync(cancellationToken).ConfigureAwait(false))
+        using (slot)
         {
             // Once a function starts it runs to its end and is recorded, even if the caller goes away.
             var request = new ExecutionRequest(executionId, function.Name, toRun, runtime, input);

@@ -19,6 +19,17 @@ public sealed class NodeRuntimeTests : IAsyncLifetime
             case "throw": throw new TypeError("boom");
             case "number": throw 42;
             case "object": throw { a: 1 };
+            case "string": throw "a string";
+            case "null": throw null;
+            case "message": throw { message: 1 };
+            case "getter": {
+              const error = new Error("the real message");
+              Object.defineProperty(error, "name", { get() { throw new Error("from the name getter"); } });
+              throw error;
+            }
+            case "structured": { const error = new Error(); error.message = { code: 7 }; throw error; }
+            case "trap": throw new Proxy({}, { getPrototypeOf() { throw new Error("from the trap"); } });
+            case "inspect": throw { [Symbol.for("nodejs.util.inspect.custom")]() { throw new Error("no"); } };
             case "bigint": return { n: 10n };
             case "nan": return NaN;
             case "infinity": return { list: [1, -Infinity] };
@@ -196,6 +207,13 @@ public sealed class NodeRuntimeTests : IAsyncLifetime
     [InlineData("throw", "TypeError: boom")]
     [InlineData("number", "The handler threw a value that is not an Error: 42")]
     [InlineData("object", "The handler threw a value that is not an Error: { a: 1 }")]
+    [InlineData("string", "The handler threw a value that is not an Error: 'a string'")]
+    [InlineData("null", "The handler threw a value that is not an Error: null")]
+    [InlineData("message", "The handler threw a value that is not an Error: { message: 1 }")]
+    [InlineData("getter", "Error: the real message")]
+    [InlineData("structured", "Error: { code: 7 }")]
+    [InlineData("trap", "The handler threw a value that is not an Error: {}")]
+    [InlineData("inspect", "The handler threw a value that is not an Error: a value util.inspect cannot show")]
     [InlineData("bigint", "not JSON: Do not know how to serialize a BigInt")]
     [InlineData("nan", "not JSON: NaN is not a JSON number.")]
     [InlineData("infinity", "not JSON: -Infinity is not a JSON number (at \"1\").")]

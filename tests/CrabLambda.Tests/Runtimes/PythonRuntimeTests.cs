@@ -26,6 +26,8 @@ public sealed class PythonRuntimeTests : IAsyncLifetime
                 return float("nan")
             if mode == "exit":
                 sys.exit(3)
+            if mode == "exit_message":
+                raise SystemExit("the function gave up")
             if mode == "os_exit":
                 os._exit(3)
             if mode == "kill":
@@ -40,6 +42,42 @@ public sealed class PythonRuntimeTests : IAsyncLifetime
             if mode == "none":
                 return None
             return {"pid": os.getpid()}
+        """;
+
+    private const string RaisesUnusually = """
+        import asyncio, os
+
+        class Boom(BaseException):
+            pass
+
+        class Unprintable(Exception):
+            def __str__(self):
+                raise ValueError("no text")
+
+        class Items(dict):
+            def items(self):
+                raise KeyError("items")
+
+        async def interrupted():
+            raise KeyboardInterrupt("stopped while awaiting")
+
+        def handler(event):
+            mode = event.get("mode")
+            if mode == "keyboard":
+                raise KeyboardInterrupt("stop here")
+            if mode == "boom":
+                raise Boom("a class of its own")
+            if mode == "generator":
+                raise GeneratorExit("closed")
+            if mode == "cancelled":
+                raise asyncio.CancelledError("cancelled by the function")
+            if mode == "async":
+                return interrupted()
+            if mode == "unprintable":
+                raise Unprintable()
+            if mode == "items":
+                return Items(a=1)
+            return os.getpid()
         """;
 
     private const string ReturnsPidCode = "import os\n\ndef handler(event):\n    return os.getpid()\n";
@@ -209,6 +247,7 @@ public sealed class PythonRuntimeTests : IAsyncLifetime
     [InlineData("set", "not JSON")]
     [InlineData("nan", "not JSON")]
     [InlineData("exit", "exited with code 3")]
+    [InlineData("exit_message", "exited with code 1")]
     [InlineData("os_exit", "exited with code 3")]
     [InlineData("kill", "killed by signal 9")]
     public async Task Invoke_Misbehaviour_IsAnErrorAndTheNextInvocationWorks(string mode, string expected)
@@ -222,6 +261,46 @@ public sealed class PythonRuntimeTests : IAsyncLifetime
         Assert.Contains(expected, failed.Error);
         Assert.Null(failed.Output);
         Assert.Equal(ExecutionStatus.Success, next.Status);
+    }
+
+    [Theory]
+    [InlineData("keyboard", "KeyboardInterrupt: stop here")]
+    [InlineData("boom", "Boom: a class of its own")]
+    [InlineData("generator", "GeneratorExit: closed")]
+    [InlineData("cancelled", "CancelledError: cancelled by the function")]
+    [InlineData("async", "KeyboardInterrupt: stopped while awaiting")]
+    [InlineData("unprintable", "Unprintable: <exception str() failed>")]
+    [InlineData("items", "The handler's return value could not be serialised: KeyError: 'items'")]
+    public async Task Invoke_UnusualRaise_IsAnErrorWithItsMessageAndTheSameWorkerServesOn(
+        string mode,
+        string expected)
+    {
+        var version = _harness.DeployPython(RaisesUnusually);
+        var before = await _harness.InvokeAsync(version);
+
+        var failed = await _harness.InvokeAsync(version, $$"""{"mode": "{{mode}}"}""");
+        var after = await _harness.InvokeAsync(version);
+
+        Assert.Equal(ExecutionStatus.Error, failed.Status);
+        Assert.Equal(expected, failed.Error!.Split('\n')[0]);
+        Assert.Contains("File \"function.py\"", failed.Error);
+        Assert.Null(failed.Output);
+        Assert.Equal(ExecutionStatus.Success, after.Status);
+        Assert.Equal(before.Output, after.Output);
+    }
+
+    [Fact]
+    public async Task Invoke_SystemExitWithAMessage_EndsTheWorkerWithTheMessageInTheLogs()
+    {
+        var version = _harness.DeployPython(Misbehaving);
+        var before = await _harness.InvokeAsync(version);
+
+        var failed = await _harness.InvokeAsync(version, """{"mode": "exit_message"}""");
+        var after = await _harness.InvokeAsync(version);
+
+        Assert.Equal("The function exited with code 1 before it returned a result.", failed.Error);
+        Assert.Equal(["the function gave up"], ExecutorHarness.Lines(failed, "error"));
+        Assert.NotEqual(before.Output, after.Output);
     }
 
     [Fact]

@@ -121,7 +121,10 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
 
         if (_genericPerRuntime == 0)
         {
-            ProcessExecutorLog.GenericWorkersOff(_settings.Logger, "PrestartedWorkersPerRuntime is 0");
+            // The server sets the option from its own variable, which its operators know it by.
+            ProcessExecutorLog.GenericWorkersOff(
+                _settings.Logger,
+                "PrestartedWorkersPerRuntime (PRESTARTED_WORKERS in the server) is 0");
             return;
         }
 

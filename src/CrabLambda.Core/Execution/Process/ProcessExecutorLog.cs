@@ -147,16 +147,17 @@ internal static partial class ProcessExecutorLog
         EventId = 1115,
         EventName = "ShutdownWaiting",
         Level = LogLevel.Information,
-        Message = "Shutting down: {Count} executions still running get up to {GraceSecs} s to finish.")]
-    public static partial void ShutdownWaiting(ILogger logger, int count, double graceSecs);
+        Message = "Shutting down: {Running} executions still running and {Waiting} waiting for a slot get up to "
+            + "{GraceSecs} s to finish.")]
+    public static partial void ShutdownWaiting(ILogger logger, int running, int waiting, double graceSecs);
 
     [LoggerMessage(
         EventId = 1116,
         EventName = "ShutdownStoppingExecutions",
         Level = LogLevel.Warning,
-        Message = "Shutting down: stopping {Count} executions still running after {GraceSecs} s; they are recorded "
-            + "as errors.")]
-    public static partial void ShutdownStoppingExecutions(ILogger logger, int count, double graceSecs);
+        Message = "Shutting down: stopping {Running} executions still running after {GraceSecs} s; they are "
+            + "recorded as errors. {Waiting} still waiting for a slot are answered 503 and not recorded.")]
+    public static partial void ShutdownStoppingExecutions(ILogger logger, int running, int waiting, double graceSecs);
 
     [LoggerMessage(
         EventId = 1117,

@@ -20,6 +20,7 @@ internal sealed class WorkerLifetimeService(
     IExecutor executor,
     IEnumerable<IRuntime> runtimes,
     RunningExecutions running,
+    ExecutionLimiter limiter,
     IOptions<CrabLambdaOptions> options,
     TimeProvider timeProvider,
     ILogger<WorkerLifetimeService> logger) : IHostedLifecycleService
@@ -69,10 +70,10 @@ internal sealed class WorkerLifetimeService(
                 Timeout.InfiniteTimeSpan);
         }
 
-        var count = running.Count;
-        if (count > 0)
+        var (count, waiting) = (running.Count, limiter.Queued);
+        if (count > 0 || waiting > 0)
         {
-            ProcessExecutorLog.ShutdownWaiting(logger, count, grace.TotalSeconds);
+            ProcessExecutorLog.ShutdownWaiting(logger, count, waiting, grace.TotalSeconds);
         }
 
         return Task.CompletedTask;
@@ -105,10 +106,10 @@ internal sealed class WorkerLifetimeService(
 
     private void StopRunning(ProcessExecutor processExecutor, TimeSpan grace)
     {
-        var count = running.Count;
-        if (count > 0)
+        var (count, waiting) = (running.Count, limiter.Queued);
+        if (count > 0 || waiting > 0)
         {
-            ProcessExecutorLog.ShutdownStoppingExecutions(logger, count, grace.TotalSeconds);
+            ProcessExecutorLog.ShutdownStoppingExecutions(logger, count, waiting, grace.TotalSeconds);
         }
 
         _ = processExecutor.ShutdownAsync();

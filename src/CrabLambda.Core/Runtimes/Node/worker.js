@@ -113,29 +113,55 @@ function clip(text, limit) {
   return value.length <= limit ? value : `${value.slice(0, limit)}... [${value.length - limit} more characters]`;
 }
 
+// What a function throws is any value, and reading it runs the function's code (a getter, a proxy's trap, a custom
+// inspect): a failure there must not lose the error, so each read falls back instead of throwing.
+function readSafely(read, fallback) {
+  try {
+    return read();
+  } catch {
+    return fallback;
+  }
+}
+
 function isError(value) {
-  return value instanceof Error || util.types.isNativeError(value);
+  return readSafely(() => util.types.isNativeError(value) || value instanceof Error, false);
+}
+
+function show(value) {
+  return readSafely(
+    () => util.inspect(value, { depth: 4, breakLength: Infinity }),
+    `a value util.inspect cannot show (typeof ${typeof value})`,
+  );
+}
+
+function textOf(read) {
+  const value = readSafely(read, undefined);
+  if (value === undefined || value === null) {
+    return "";
+  }
+  return typeof value === "string" ? value : show(value);
 }
 
 function describe(error) {
   if (isError(error)) {
-    const name = error.name || "Error";
-    return error.message ? `${name}: ${error.message}` : name;
+    const name = textOf(() => error.name) || "Error";
+    const message = textOf(() => error.message);
+    return message ? `${name}: ${message}` : name;
   }
-  const shown = util.inspect(error, { depth: 4, breakLength: Infinity });
-  return `The handler threw a value that is not an Error: ${shown}`;
+  return `The handler threw a value that is not an Error: ${show(error)}`;
 }
 
 function traceOf(error) {
-  if (!isError(error) || typeof error.stack !== "string") {
+  const stack = isError(error) ? readSafely(() => error.stack, null) : null;
+  if (typeof stack !== "string") {
     return null;
   }
   // The worker's own frames and Node's internals say nothing about the function.
-  const stack = error.stack
+  const trace = stack
     .split("\n")
     .filter((line) => !line.includes(WORKER_FILE) && !line.includes("node:internal"))
     .join("\n");
-  return codePrefix ? stack.split(codePrefix).join("") : stack;
+  return codePrefix ? trace.split(codePrefix).join("") : trace;
 }
 
 function writeAll(fd, buffer) {
@@ -193,7 +219,8 @@ function resultFrame(id, result) {
       JSON.stringify(result, refuseNonFinite);
     }
   } catch (error) {
-    return errorFrame(id, `The handler's return value is not JSON: ${isError(error) ? error.message : error}`, null);
+    const reason = isError(error) ? textOf(() => error.message) : show(error);
+    return errorFrame(id, `The handler's return value is not JSON: ${reason}`, null);
   }
   if (output === undefined) {
     return errorFrame(id, `The handler's return value is not JSON: a ${typeof result} cannot be serialised.`, null);

@@ -141,7 +141,11 @@ def _format_trace(error):
 
 
 def _describe(error):
-    text = str(error)
+    try:
+        text = str(error)
+    except Exception:
+        # As traceback does for an exception whose __str__ fails: its type still says what it was.
+        text = "<exception str() failed>"
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
@@ -228,6 +232,16 @@ def _is_awaitable(value):
     return inspect.isawaitable(value)
 
 
+def _error_result(execution_id, error, trace):
+    return {
+        "type": "result",
+        "id": execution_id,
+        "ok": False,
+        "error": _clip(error, _MAX_TEXT),
+        "trace": _clip(trace, _MAX_TRACE),
+    }
+
+
 def _invoke(channel, handler, arity, message):
     execution_id = message["id"]
     marker = ("\n" + message["marker"] + "\n").encode("ascii")
@@ -241,25 +255,25 @@ def _invoke(channel, handler, arity, message):
         result = handler(*arguments)
         if _is_awaitable(result):
             result = _run_until_complete(result)
-    except Exception as error:
-        result_frame = {
-            "type": "result",
-            "id": execution_id,
-            "ok": False,
-            "error": _clip(_describe(error), _MAX_TEXT),
-            "trace": _clip(_format_trace(error), _MAX_TRACE),
-        }
+    except SystemExit:
+        # sys.exit() ends the worker with the function's code, and the host reports it (see main).
+        raise
+    except BaseException as error:
+        # Exception, and the BaseException classes that are not one (KeyboardInterrupt, GeneratorExit,
+        # asyncio.CancelledError, a class of the function's own): each came out of the handler's own call, so the
+        # worker is intact and serves on.
+        result_frame = _error_result(execution_id, _describe(error), _format_trace(error))
     else:
         try:
             output = json.dumps(result, allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         except (TypeError, ValueError, UnicodeError, RecursionError) as error:
-            result_frame = {
-                "type": "result",
-                "id": execution_id,
-                "ok": False,
-                "error": _clip(f"The handler's return value is not JSON: {error}", _MAX_TEXT),
-                "trace": None,
-            }
+            result_frame = _error_result(execution_id, f"The handler's return value is not JSON: {error}", None)
+        except SystemExit:
+            raise
+        except BaseException as error:
+            # Raised by the value's own code while it was serialised: the items() or __iter__ of a subclass.
+            text = f"The handler's return value could not be serialised: {_describe(error)}"
+            result_frame = _error_result(execution_id, text, _format_trace(error))
 
     _end_output(marker)
     if result_frame is not None:

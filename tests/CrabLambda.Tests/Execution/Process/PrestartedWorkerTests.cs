@@ -353,7 +353,9 @@ public sealed class PrestartedWorkerTests
         Assert.Equal(ExecutionStatus.Success, result.Status);
         Assert.Empty(harness.Executor.GetGenericWorkerProcessIds("python"));
         var off = Assert.Single(logs.Records, r => r.EventId.Id == 1109);
-        Assert.Contains("PrestartedWorkersPerRuntime is 0", off.Message);
+        Assert.Equal(
+            "Pre-started workers are off: PrestartedWorkersPerRuntime (PRESTARTED_WORKERS in the server) is 0.",
+            off.Message);
         Assert.DoesNotContain(logs.Records, r => r.EventId.Id is 1110 or 1112);
     }
 

@@ -311,8 +311,52 @@ public sealed class ProcessExecutorTests : IAsyncLifetime
         var stored = await client.GetExecutionAsync(result.ExecutionId);
         Assert.Equal((ExecutionStatus.Error, result.Error), (stored.Status, stored.Error));
         var waiting = Assert.Single(logs.Records, r => r.EventId.Id == 1115);
-        Assert.Contains("1 executions still running get up to 20 s", waiting.Message);
+        Assert.Contains("1 executions still running and 0 waiting for a slot get up to 20 s", waiting.Message);
         Assert.Single(logs.Records, r => r.EventId.Id == 1116 && r.Level == LogLevel.Warning);
+    }
+
+    [Fact]
+    public async Task HostStopping_InvocationWaitingForASlot_IsLoggedAsWaitingNotRunning()
+    {
+        var time = new FakeTimeProvider();
+        var logs = new RecordingLoggerProvider();
+        var services = new ServiceCollection();
+        services.AddLogging(builder => builder.AddProvider(logs));
+        services.AddSingleton<TimeProvider>(time);
+        services.AddCrabLambda(o =>
+            {
+                o.WorkDirectory = _scratch;
+                o.Isolation = IsolationMode.None;
+                o.ShutdownGrace = TimeSpan.FromSeconds(20);
+                o.MaxConcurrentExecutions = 1;
+            })
+            .AddSqlite(Path.Combine(_scratch, "crablambda.db"));
+        await using var provider = services.BuildServiceProvider();
+        await provider.GetRequiredService<StoreInitializer>().StartAsync(CancellationToken.None);
+        var client = provider.GetRequiredService<IFunctionClient>();
+        var code = "import time\n\ndef handler(event):\n    open(event['started'], 'w').close()\n    time.sleep(600)\n";
+        await client.CreateAsync(new FunctionDefinition("sleeper", "python", code, "handler", TimeoutSecs: 300));
+        var started = Path.Combine(_scratch, "started");
+        var eventJson = JsonSerializer.SerializeToUtf8Bytes(new { started });
+        var running = client.InvokeAsync("sleeper", eventJson);
+        await ExecutorHarness.WaitUntilAsync(() => File.Exists(started), "the first handler runs");
+        var queued = client.InvokeAsync("sleeper", eventJson);
+        var limiter = provider.GetRequiredService<ExecutionLimiter>();
+        await ExecutorHarness.WaitUntilAsync(() => limiter.Queued == 1, "the second invocation waits for the slot");
+        var lifetime = provider.GetServices<IHostedService>().OfType<WorkerLifetimeService>().Single();
+
+        await lifetime.StoppingAsync(CancellationToken.None);
+        time.Advance(TimeSpan.FromSeconds(20));
+        var stopped = await running;
+        await Assert.ThrowsAsync<ServerStoppingException>(() => queued);
+        await lifetime.StopAsync(CancellationToken.None);
+
+        Assert.Equal("The execution was stopped because the server shut down.", stopped.Error);
+        var waiting = Assert.Single(logs.Records, r => r.EventId.Id == 1115);
+        Assert.Contains("1 executions still running and 1 waiting for a slot get up to 20 s", waiting.Message);
+        var stopping = Assert.Single(logs.Records, r => r.EventId.Id == 1116);
+        Assert.Contains("stopping 1 executions still running after 20 s", stopping.Message);
+        Assert.Contains("1 still waiting for a slot are answered 503", stopping.Message);
     }
 
     [Fact]

@@ -386,14 +386,35 @@ public abstract class BadInputTests(ServerFixture fixture)
     }
 
     [Fact]
-    public async Task UnknownRouteAndWrongMethod_AreProblemsToo()
+    public async Task UnknownRoute_IsAProblemNamingTheRequest()
     {
-        var unknown = await Server.Http.GetAsync("api/nothing-here");
-        var wrongMethod = await Server.Http.PatchAsync("api/functions/x", new StringContent("{}"));
+        var response = await Server.Http.GetAsync("api/nothing-here");
 
-        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
-        Assert.Equal("application/problem+json", unknown.Content.Headers.ContentType?.MediaType);
-        Assert.Equal(HttpStatusCode.MethodNotAllowed, wrongMethod.StatusCode);
+        var problem = await ExpectProblemAsync(response, HttpStatusCode.NotFound);
+        Assert.Equal(
+            "No route matches GET /api/nothing-here. The routes are listed in the OpenAPI document at "
+                + "/openapi/v1.json.",
+            problem.GetProperty("detail").GetString());
+    }
+
+    [Theory]
+    [InlineData("PATCH", "api/functions/x", "DELETE, GET or PUT")]
+    [InlineData("DELETE", "api/functions", "GET or POST")]
+    [InlineData("GET", "api/functions/x/invoke", "POST")]
+    public async Task WrongMethod_Is405WithAllowAndADetailNamingTheMethodsTheRouteTakes(
+        string method,
+        string path,
+        string allowed)
+    {
+        var response = await Server.Http.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+
+        var problem = await ExpectProblemAsync(response, HttpStatusCode.MethodNotAllowed);
+        Assert.Equal(
+            $"{method} is not allowed on /{path}; use {allowed}.",
+            problem.GetProperty("detail").GetString());
+        Assert.Equal(
+            allowed.Replace(" or ", ", ", StringComparison.Ordinal).Split(", "),
+            response.Content.Headers.Allow.Order(StringComparer.Ordinal));
     }
 
     private Task<HttpResponseMessage> PostFunctionAsync(string body) =>

@@ -57,6 +57,8 @@ public sealed class PrestartedWorkerEndToEndTests
         Assert.Equal("ran", result.GetProperty("output").GetString());
         Assert.Empty(executor.GetGenericWorkerProcessIds("python"));
         var off = Assert.Single(server.Logs.Records, r => r.EventId.Id == 1109);
-        Assert.Contains("PrestartedWorkersPerRuntime is 0", off.Message);
+        Assert.Equal(
+            "Pre-started workers are off: PrestartedWorkersPerRuntime (PRESTARTED_WORKERS in the server) is 0.",
+            off.Message);
     }
 }

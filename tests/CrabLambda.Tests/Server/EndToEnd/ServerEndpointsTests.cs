@@ -123,6 +123,35 @@ public sealed class ServerEndpointsTests(ServerFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public void StartupLog_AuthOffWithoutAKey_SaysOffAndNamesNoKey()
+    {
+        var auth = Assert.Single(Server.Logs.Records, IsAuthenticationLine);
+
+        Assert.Equal(LogLevel.Warning, auth.Level);
+        Assert.Equal(
+            "Authentication: off (ENABLE_AUTH=false); anyone who can reach the server can deploy and run code",
+            auth.Message);
+    }
+
+    [Fact]
+    public async Task StartupLog_AuthOffWithAKey_SaysTheKeyIsIgnoredAndItIs()
+    {
+        const string Key = "a-key-nobody-asks-for";
+        await using var server = await ServerHarness.StartAsync(
+            new Dictionary<string, string?> { ["API_KEY"] = Key, ["ENABLE_AUTH"] = "false" });
+
+        var unauthenticated = await server.Http.GetAsync("api/functions");
+
+        var auth = Assert.Single(server.Logs.Records, IsAuthenticationLine);
+        Assert.Equal(LogLevel.Warning, auth.Level);
+        Assert.StartsWith(
+            "Authentication: off; API_KEY is set but ignored, because ENABLE_AUTH=false:",
+            auth.Message);
+        Assert.DoesNotContain(Key, auth.Message);
+        Assert.Equal(HttpStatusCode.OK, unauthenticated.StatusCode);
+    }
+
+    [Fact]
     public void Build_InvalidConfiguration_ThrowsNamingTheVariable()
     {
         var exception = Assert.Throws<ServerConfigurationException>(() => CrabLambdaServer.Build(
@@ -132,6 +161,10 @@ public sealed class ServerEndpointsTests(ServerFixture fixture) : IClassFixture<
         Assert.Contains("SERVER_PORT=abc", exception.Message);
         Assert.Contains("ENABLE_AUTH=maybe", exception.Message);
     }
+
+    private static bool IsAuthenticationLine(LogRecord record) =>
+        record.Category == "CrabLambda.Server"
+        && record.Message.StartsWith("Authentication:", StringComparison.Ordinal);
 }
 
 /// <summary>A server with <c>ENABLE_AUTH=true</c>.</summary>
