@@ -129,6 +129,35 @@ public sealed class NodeRuntimeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Invoke_OutputLargerThanThePipeHolds_StaysWithItsOwnInvocation()
+    {
+        // A pipe holds 64 KiB; what Node cannot write at once waits in the stream and reaches the pipe later.
+        var version = _harness.DeployNode("""
+            exports.handler = async (event, context) => {
+              process.stdout.write("o".repeat(event.n) + "\n");
+              process.stderr.write("e".repeat(event.n) + "\n");
+              console.log("end of " + event.name);
+              console.error("end of " + event.name);
+              return event.name;
+            };
+            """);
+
+        var first = await _harness.InvokeAsync(version, """{"n": 200000, "name": "first"}""");
+        var second = await _harness.InvokeAsync(version, """{"n": 10, "name": "second"}""");
+
+        foreach (var (outcome, name) in new[] { (first, "first"), (second, "second") })
+        {
+            Assert.Equal(ExecutionStatus.Success, outcome.Status);
+            foreach (var level in new[] { "info", "error" })
+            {
+                var lines = ExecutorHarness.Lines(outcome, level).ToArray();
+                Assert.Equal(2, lines.Length);
+                Assert.Equal($"end of {name}", lines[^1]);
+            }
+        }
+    }
+
+    [Fact]
     public async Task Invoke_TopLevelFunctionNotExported_IsFound()
     {
         var version = _harness.DeployNode(

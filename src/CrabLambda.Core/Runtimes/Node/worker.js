@@ -21,6 +21,8 @@ const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200C\u200D]*$/u;
 const MAX_TEXT = 64 * 1024;
 const MAX_TRACE = 256 * 1024;
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+// Taken before the function loads, so that a function that replaces process.stdout.write cannot hide the marker.
+const streamWrite = require("stream").Writable.prototype.write;
 // Traces name the function's file without the host folder it sits in.
 let codePrefix = null;
 // The invocation being served, which an error thrown outside its handler's promise fails; null between invocations.
@@ -178,10 +180,29 @@ function writeAll(fd, buffer) {
   }
 }
 
-function endOutput(marker) {
-  // Node writes to pipes synchronously on Linux, so everything the function logged is already in the pipe.
-  writeAll(1, marker);
-  writeAll(2, marker);
+// Ends the invocation's output on both streams, then calls back. Node writes to a pipe at once only while the pipe
+// has room; what did not fit waits in the stream and reaches the pipe later. So the marker goes through the stream,
+// behind what waits there, unless the function has ended the stream, and then straight to the file descriptor.
+function endOutput(marker, then) {
+  let left = 2;
+  const done = () => {
+    left -= 1;
+    if (left === 0) {
+      then();
+    }
+  };
+  for (const [fd, stream] of [[1, process.stdout], [2, process.stderr]]) {
+    if (stream.writable && !stream.destroyed) {
+      try {
+        streamWrite.call(stream, marker, done);
+        continue;
+      } catch {
+        // The stream refused the write; the descriptor may still take it.
+      }
+    }
+    writeAll(fd, marker);
+    done();
+  }
 }
 
 function makeContext(context, deadlineMs) {
@@ -242,9 +263,10 @@ function invoke(channel, handler, message) {
           return;
         }
         current = null;
-        endOutput(marker);
-        channel.send(frame);
-        resolve();
+        endOutput(marker, () => {
+          channel.send(frame);
+          resolve();
+        });
       },
       fail(text, trace) {
         invocation.finish(errorFrame(id, text, trace));
