@@ -53,6 +53,8 @@ public sealed class CrabLambdaOptions
     /// <summary>
     /// How long executions still running when the host begins to stop may take to finish. Those still running then
     /// are stopped, recorded as <c>error</c> saying the server shut down, and answered if their callers still wait.
+    /// Deploys whose code is still being compiled get the same time; one not compiled by then stores nothing and
+    /// throws <see cref="Functions.ServerStoppingException"/>.
     /// Keep it a few seconds below the host's <c>HostOptions.ShutdownTimeout</c> (30 s unless set), which bounds the
     /// whole stop and after which the web server drops the connections still open. Default 25 s.
     /// </summary>

@@ -46,6 +46,10 @@ public static class CrabLambdaServiceCollectionExtensions
         services.TryAddSingleton<ExecutionLimiter>();
         services.TryAddSingleton<ExecutionRecorder>();
         services.TryAddSingleton<RunningExecutions>();
+        services.TryAddSingleton<DeployShutdown>();
+        services.TryAddEnumerable(
+            ServiceDescriptor.Singleton<Hosting.IHostedService, DeployShutdown>(sp =>
+                sp.GetRequiredService<DeployShutdown>()));
         services.TryAddSingleton<IFunctionClient, FunctionClient>();
 
         // The initializer runs first so storage is migrated before anything else starts.

@@ -35,8 +35,9 @@ public sealed class CodeTooLargeException(string message) : Exception(message);
 public sealed class ExecutionRejectedException(string message) : Exception(message);
 
 /// <summary>
-/// The server is shutting down and started no execution for the invocation, which was still waiting for a slot.
-/// Nothing was run or recorded. Reported as a 503.
+/// The server is shutting down and did not finish the request: an invocation still waiting for a slot, which started
+/// no execution and recorded nothing, or a deploy whose code was still being prepared (compiled) when the shutdown
+/// grace ended, which stored nothing. Reported as a 503.
 /// </summary>
 /// <param name="message">What happened and what to do.</param>
 public sealed class ServerStoppingException(string message) : Exception(message);

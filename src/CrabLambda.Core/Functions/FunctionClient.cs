@@ -21,6 +21,7 @@ internal sealed partial class FunctionClient(
     ExecutionLimiter limiter,
     ExecutionRecorder recorder,
     RunningExecutions running,
+    DeployShutdown shutdown,
     IOptions<CrabLambdaOptions> options,
     TimeProvider time,
     ILogger<FunctionClient> logger) : IFunctionClient
@@ -75,7 +76,7 @@ internal sealed partial class FunctionClient(
             definition.TimeoutSecs ?? _options.DefaultTimeoutSecs,
             definition.Network ?? _options.DefaultNetwork,
             now);
-        await runtime.PrepareAsync(version, cancellationToken).ConfigureAwait(false);
+        await PrepareAsync(name, runtime, version, cancellationToken).ConfigureAwait(false);
 
         var function = new Function(
             version.FunctionId,
@@ -171,7 +172,7 @@ internal sealed partial class FunctionClient(
                 return function;
             }
 
-            await runtime.PrepareAsync(draft, cancellationToken).ConfigureAwait(false);
+            await PrepareAsync(name, runtime, draft, cancellationToken).ConfigureAwait(false);
 
             var stored = await store
                 .AddVersionAsync(function.Id, current.Version, draft, cancellationToken)
@@ -392,6 +393,32 @@ internal sealed partial class FunctionClient(
         return now.AddTicks(-(now.Ticks % TimeSpan.TicksPerMicrosecond));
     }
 
+    /// <summary>
+    /// Has the runtime prepare a version before it is stored. A preparation still running when the host has been
+    /// stopping for the shutdown grace is stopped, so that the deploy is answered while the web server still serves
+    /// and its version is not stored after that answer.
+    /// </summary>
+    private async Task PrepareAsync(
+        string name,
+        IRuntime runtime,
+        FunctionVersion version,
+        CancellationToken cancellationToken)
+    {
+        using var prepare = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, shutdown.GraceEnded);
+        try
+        {
+            await runtime.PrepareAsync(version, prepare.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (shutdown.GraceEnded.IsCancellationRequested
+            && !cancellationToken.IsCancellationRequested)
+        {
+            LogDeployStopped(name, version.Version, version.Runtime);
+            throw new ServerStoppingException(
+                "The server is shutting down and stopped waiting for the function's code to be prepared (compiled), "
+                + "so nothing was deployed. Deploy it again once the server is back.");
+        }
+    }
+
     private void CheckEvent(ReadOnlySpan<byte> input)
     {
         if (EventCheck.Problem(input, _options.MaxEventMb) is { } problem)
@@ -442,4 +469,11 @@ internal sealed partial class FunctionClient(
         LogLevel.Debug,
         "Function {Name} changed from version {Version} to {CurrentVersion} during an update; updating that one")]
     private partial void LogUpdateRetried(string name, int version, int currentVersion);
+
+    [LoggerMessage(
+        5,
+        LogLevel.Warning,
+        "Did not deploy function {Name} version {Version} ({Runtime}): its code was still being prepared when the "
+            + "shutdown grace ended")]
+    private partial void LogDeployStopped(string name, int version, string runtime);
 }

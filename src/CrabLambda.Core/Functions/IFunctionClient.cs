@@ -19,6 +19,10 @@ public interface IFunctionClient
     /// <summary>Creates a function; its first version is 1.</summary>
     /// <param name="definition">The function to create.</param>
     /// <param name="cancellationToken">Cancels the deploy.</param>
+    /// <exception cref="ServerStoppingException">
+    /// The host began to stop and the code was still being prepared (compiled) when its shutdown grace ended; nothing
+    /// was stored.
+    /// </exception>
     Task<Function> CreateAsync(FunctionDefinition definition, CancellationToken cancellationToken = default);
 
     /// <summary>Finds a function by name.</summary>
@@ -41,6 +45,10 @@ public interface IFunctionClient
     /// <param name="name">The function's name.</param>
     /// <param name="update">The fields to change.</param>
     /// <param name="cancellationToken">Cancels the deploy.</param>
+    /// <exception cref="ServerStoppingException">
+    /// The host began to stop and the new code was still being prepared (compiled) when its shutdown grace ended; no
+    /// version was stored.
+    /// </exception>
     Task<Function> UpdateAsync(string name, FunctionUpdate update, CancellationToken cancellationToken = default);
 
     /// <summary>Deletes a function with its versions, executions and logs, and stops its workers.</summary>

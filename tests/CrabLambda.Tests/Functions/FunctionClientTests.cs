@@ -13,12 +13,16 @@ namespace CrabLambda.Tests.Functions;
 
 public sealed class FunctionClientTests : IAsyncDisposable
 {
+    // On the real clock, so that a deploy that the shutdown grace fails to end fails its test instead of hanging it.
+    private static readonly TimeSpan TestWait = TimeSpan.FromSeconds(30);
+
     private readonly Mock<IFunctionStore> _store = new();
     private readonly Mock<IExecutor> _executor = new();
     private readonly Mock<IRuntime> _runtime = new();
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero));
     private readonly CrabLambdaOptions _options = new() { MaxFunctionSizeMb = 1 };
     private readonly ExecutionRecorder _recorder;
+    private readonly DeployShutdown _shutdown;
     private readonly FunctionClient _client;
 
     private static IReadOnlyList<ExecutionEntry> AnyEntries => It.IsAny<IReadOnlyList<ExecutionEntry>>();
@@ -35,6 +39,7 @@ public sealed class FunctionClientTests : IAsyncDisposable
 
         var options = Options.Create(_options);
         _recorder = new ExecutionRecorder(_store.Object, NullLogger<ExecutionRecorder>.Instance);
+        _shutdown = new DeployShutdown(options, _time);
         _client = new FunctionClient(
             _store.Object,
             _executor.Object,
@@ -42,12 +47,17 @@ public sealed class FunctionClientTests : IAsyncDisposable
             new ExecutionLimiter(options),
             _recorder,
             new RunningExecutions(),
+            _shutdown,
             options,
             _time,
             NullLogger<FunctionClient>.Instance);
     }
 
-    public async ValueTask DisposeAsync() => await _recorder.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        _shutdown.Dispose();
+        await _recorder.DisposeAsync();
+    }
 
     [Theory]
     [InlineData("")]
@@ -222,6 +232,75 @@ public sealed class FunctionClientTests : IAsyncDisposable
         var stored = drafts[1].Draft;
         Assert.Equal("x = 2", stored.Code);
         Assert.Equal(256, stored.MemoryMb);
+    }
+
+    [Fact]
+    public async Task CreateAsync_CodeStillPreparedWhenTheShutdownGraceEnds_ThrowsServerStoppingAndStoresNothing()
+    {
+        _options.ShutdownGrace = TimeSpan.FromSeconds(20);
+        var preparing = PrepareUntilCancelled();
+
+        var create = _client.CreateAsync(new FunctionDefinition("slow", "python", "x = 1", "handler"));
+        await preparing.Task;
+        await _shutdown.StoppingAsync(CancellationToken.None);
+        _time.Advance(TimeSpan.FromSeconds(19));
+        var stillPreparing = !create.IsCompleted;
+        _time.Advance(TimeSpan.FromSeconds(1));
+
+        Assert.True(stillPreparing, "the deploy ended before the shutdown grace did");
+        var error = await Assert.ThrowsAsync<ServerStoppingException>(() => create.WaitAsync(TestWait));
+        Assert.Contains("nothing was deployed", error.Message);
+        _store.Verify(
+            s => s.CreateFunctionAsync(
+                It.IsAny<Function>(),
+                It.IsAny<FunctionVersion>(),
+                It.IsAny<CancellationToken>()),
+            Times.Never);
+    }
+
+    [Fact]
+    public async Task UpdateAsync_CodeStillPreparedWhenTheShutdownGraceEnds_ThrowsServerStoppingAndAddsNoVersion()
+    {
+        _options.ShutdownGrace = TimeSpan.FromSeconds(20);
+        var function = Existing("f");
+        _store.Setup(s => s.GetFunctionAsync("f", It.IsAny<CancellationToken>())).ReturnsAsync(function);
+        _store.Setup(s => s.GetVersionAsync(function.Id, 1, It.IsAny<CancellationToken>()))
+            .ReturnsAsync(VersionOf(function, "x = 1"));
+        var preparing = PrepareUntilCancelled();
+
+        var update = _client.UpdateAsync("f", new FunctionUpdate(Code: "x = 2"));
+        await preparing.Task;
+        await _shutdown.StoppingAsync(CancellationToken.None);
+        _time.Advance(TimeSpan.FromSeconds(20));
+
+        await Assert.ThrowsAsync<ServerStoppingException>(() => update.WaitAsync(TestWait));
+        _store.Verify(
+            s => s.AddVersionAsync(
+                It.IsAny<Guid>(),
+                It.IsAny<int>(),
+                It.IsAny<FunctionVersion>(),
+                It.IsAny<CancellationToken>()),
+            Times.Never);
+    }
+
+    [Fact]
+    public async Task CreateAsync_CodePreparedWithinTheShutdownGrace_IsStoredAsUsual()
+    {
+        _options.ShutdownGrace = TimeSpan.FromSeconds(20);
+        var prepared = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _runtime.Setup(r => r.PrepareAsync(It.IsAny<FunctionVersion>(), It.IsAny<CancellationToken>()))
+            .Returns(prepared.Task);
+
+        var create = _client.CreateAsync(new FunctionDefinition("slow", "python", "x = 1", "handler"));
+        await _shutdown.StoppingAsync(CancellationToken.None);
+        _time.Advance(TimeSpan.FromSeconds(19));
+        prepared.SetResult();
+        var function = await create;
+
+        Assert.Equal(("slow", 1), (function.Name, function.CurrentVersion));
+        _store.Verify(
+            s => s.CreateFunctionAsync(function, It.IsAny<FunctionVersion>(), It.IsAny<CancellationToken>()),
+            Times.Once);
     }
 
     [Fact]
@@ -401,6 +480,21 @@ public sealed class FunctionClientTests : IAsyncDisposable
         var page = await _client.ListExecutionsAsync("f", limit: 3);
 
         Assert.Equal(stored, page);
+    }
+
+    /// <summary>
+    /// Makes the runtime prepare until its preparation is cancelled; the returned source completes once one started.
+    /// </summary>
+    private TaskCompletionSource PrepareUntilCancelled()
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _runtime.Setup(r => r.PrepareAsync(It.IsAny<FunctionVersion>(), It.IsAny<CancellationToken>()))
+            .Returns(async (FunctionVersion _, CancellationToken cancellationToken) =>
+            {
+                started.TrySetResult();
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            });
+        return started;
     }
 
     private Function Existing(string name) =>

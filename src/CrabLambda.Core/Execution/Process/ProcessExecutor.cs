@@ -86,6 +86,16 @@ internal sealed class ProcessExecutor : IExecutor, IAsyncDisposable
         set => _settings.StartAllowance = value;
     }
 
+    /// <summary>
+    /// How long a worker's output may take to catch up with its result, or its streams to end after it was killed.
+    /// Default 3 s.
+    /// </summary>
+    internal TimeSpan OutputGrace
+    {
+        get => _settings.OutputGrace;
+        set => _settings.OutputGrace = value;
+    }
+
     /// <inheritdoc />
     public async Task<ExecutionOutcome> ExecuteAsync(ExecutionRequest request, CancellationToken cancellationToken)
     {

@@ -491,10 +491,11 @@ internal sealed class Worker
 
         // A worker that fails to load connects, sends its error and exits at once, possibly before the host saw the
         // connection: what it sent is still waiting in the socket, so an exit alone does not end the start.
-        var accept = _listener!.AcceptAsync(cancellationToken).AsTask();
+        using var acceptCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var accept = _listener!.AcceptAsync(acceptCancel.Token).AsTask();
         var socket = await Task.WhenAny(accept, process.Exited).ConfigureAwait(false) == accept
             ? await accept.ConfigureAwait(false)
-            : await AcceptWithinGraceAsync(accept).ConfigureAwait(false);
+            : await AcceptAfterExitAsync(accept, acceptCancel, cancellationToken).ConfigureAwait(false);
         CloseListener();
         if (socket is null)
         {
@@ -757,16 +758,41 @@ internal sealed class Worker
         }
     }
 
-    private async Task<Socket?> AcceptWithinGraceAsync(Task<Socket> accept)
+    /// <summary>
+    /// Takes the connection of a worker process that has exited, or returns null when it never connected. A
+    /// connection is queued on the listener before connect() returns in the worker, so once the process has exited
+    /// the queue holds every connection it made: there is nothing to wait for.
+    /// </summary>
+    private async Task<Socket?> AcceptAfterExitAsync(
+        Task<Socket> accept,
+        CancellationTokenSource acceptCancel,
+        CancellationToken cancellationToken)
     {
+        // Withdraws the pending accept. One that has already taken the connection completes with it instead.
+        await acceptCancel.CancelAsync().ConfigureAwait(false);
         try
         {
-            return await accept.WaitAsync(_settings.OutputGrace, Time).ConfigureAwait(false);
+            return await accept.ConfigureAwait(false);
         }
-        catch (Exception e) when (e is TimeoutException or SocketException or ObjectDisposedException
-            or OperationCanceledException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
         {
-            Observe(accept);
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        Socket? listener;
+        lock (_sync)
+        {
+            listener = _listener;
+        }
+
+        try
+        {
+            // Nothing else accepts on the listener now: a connection still queued is taken at once.
+            return listener is not null && listener.Poll(0, SelectMode.SelectRead) ? listener.Accept() : null;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // The worker is being stopped and its listener was closed.
             return null;
         }
     }
@@ -866,14 +892,6 @@ internal sealed class Worker
             // The socket file is in the executor's own folder, which is removed at shutdown.
         }
     }
-
-    /// <summary>Keeps a task that lost a race from being reported as an unobserved failure when it ends.</summary>
-    private static void Observe(Task task) =>
-        task.ContinueWith(
-            static t => _ = t.Exception,
-            CancellationToken.None,
-            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
 
     private string OutputTooLarge(long bytes) =>
         $"The function's output of {bytes} bytes is larger than the limit of "
