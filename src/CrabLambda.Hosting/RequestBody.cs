@@ -24,14 +24,15 @@ internal static class RequestBody
     {
         if (request.ContentLength > limit)
         {
-            return null;
+            return Refuse(request);
         }
 
-        // The server's own limit may be lower (Kestrel's default is 30 MB) or higher than ours; ours applies.
+        // The server's own limit may be lower (Kestrel's default is 30 MB) or higher than ours; ours applies. Kestrel
+        // counts a chunked body's framing against its limit, so it gets none, and the reading below counts the body.
         var sizeFeature = request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>();
         if (sizeFeature is { IsReadOnly: false })
         {
-            sizeFeature.MaxRequestBodySize = limit;
+            sizeFeature.MaxRequestBodySize = null;
         }
 
         if (request.ContentLength is { } length and <= ExactAllocationLimit)
@@ -39,7 +40,14 @@ internal static class RequestBody
             return await ReadExactAsync(request.Body, (int)length, cancellationToken);
         }
 
-        return await ReadGrowingAsync(request.Body, limit, cancellationToken);
+        return await ReadGrowingAsync(request.Body, limit, cancellationToken) ?? Refuse(request);
+    }
+
+    // The rest of a refused body is not read: the connection closes after the answer rather than drain it.
+    private static byte[]? Refuse(HttpRequest request)
+    {
+        request.HttpContext.Response.Headers.Connection = "close";
+        return null;
     }
 
     private static async ValueTask<byte[]> ReadExactAsync(Stream body, int length, CancellationToken cancellationToken)

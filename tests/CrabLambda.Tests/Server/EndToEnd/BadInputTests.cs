@@ -275,6 +275,28 @@ public abstract class BadInputTests(ServerFixture fixture)
         Assert.Equal(0, history.GetArrayLength());
     }
 
+    [Theory]
+    [InlineData(1000)]
+    [InlineData(256 * 1024)]
+    public async Task Invoke_ChunkedEvent_IsHeldToTheEventLimitItselfNotToItsFraming(int chunk)
+    {
+        await Server.DeployAsync($"chunked-{chunk}", "python", "def handler(event):\n    return len(event)\n");
+        const int Limit = 6 * 1024 * 1024;
+
+        var atTheLimit = await Server.Http.PostAsync(
+            $"api/functions/chunked-{chunk}/invoke",
+            new ChunkedContent(Limit, chunk));
+        var overTheLimit = await Server.Http.PostAsync(
+            $"api/functions/chunked-{chunk}/invoke",
+            new ChunkedContent(Limit + 1, chunk));
+
+        var result = await ServerHarness.ExpectAsync(atTheLimit, HttpStatusCode.OK);
+        Assert.Equal(Limit - 2, result.GetProperty("output").GetInt32());
+        await ExpectProblemAsync(overTheLimit, HttpStatusCode.RequestEntityTooLarge);
+        var history = await Server.GetJsonAsync($"api/functions/chunked-{chunk}/executions");
+        Assert.Equal(1, history.GetArrayLength());
+    }
+
     [Fact]
     public async Task Invoke_EventNested256Levels_RunsAndDeeperIs400()
     {
@@ -433,3 +455,36 @@ public sealed class SqliteBadInputTests(SmallLimitsServerFixture fixture)
 [Collection(PostgresCollection.Name)]
 public sealed class PostgresBadInputTests(SmallLimitsPostgresServerFixture fixture)
     : BadInputTests(fixture), IClassFixture<SmallLimitsPostgresServerFixture>;
+
+/// <summary>A JSON string event of an exact length, sent with chunked transfer encoding in chunks of a given size.</summary>
+internal sealed class ChunkedContent : HttpContent
+{
+    private readonly int _length;
+    private readonly int _chunk;
+
+    public ChunkedContent(int length, int chunk)
+    {
+        _length = length;
+        _chunk = chunk;
+        Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+    }
+
+    protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+    {
+        var body = new byte[_length];
+        body.AsSpan().Fill((byte)'a');
+        body[0] = (byte)'"';
+        body[^1] = (byte)'"';
+        for (var offset = 0; offset < body.Length; offset += _chunk)
+        {
+            await stream.WriteAsync(body.AsMemory(offset, Math.Min(_chunk, body.Length - offset)));
+            await stream.FlushAsync();
+        }
+    }
+
+    protected override bool TryComputeLength(out long length)
+    {
+        length = 0;
+        return false;
+    }
+}
