@@ -66,7 +66,12 @@ internal sealed record FunctionBody(
                 "network" => ReadBoolean(value, ref network),
                 _ => Unknown(fieldName),
             };
-            if (problem is not null)
+            // A field given twice takes its last value, as JSON.parse does, so only the last one's problem counts.
+            if (problem is null)
+            {
+                errors.Remove(fieldName);
+            }
+            else
             {
                 errors[fieldName] = [problem];
             }

@@ -110,6 +110,40 @@ public abstract class BadInputTests(ServerFixture fixture)
         Assert.Equal(before, await CountFunctionsAsync());
     }
 
+    [Theory]
+    [InlineData("twice-1", "\"memory_mb\":1.5,\"memory_mb\":128", "memory_mb", "128")]
+    [InlineData("twice-2", "\"memory_mb\":\"x\",\"memory_mb\":null", "memory_mb", "128")]
+    [InlineData("twice-3", "\"network\":\"x\",\"network\":true", "network", "true")]
+    [InlineData("twice-4", "\"timeout_secs\":1e400,\"timeout_secs\":5", "timeout_secs", "5")]
+    [InlineData("twice-5", "\"timeout_secs\":0,\"timeout_secs\":7", "timeout_secs", "7")]
+    public async Task Create_FieldGivenTwice_TakesItsLastValueWhateverTheFirstWas(
+        string name,
+        string fields,
+        string field,
+        string expected)
+    {
+        var body = $$"""{"name":"{{name}}","runtime":"python","handler":"handler","code":"x = 1",{{fields}}}""";
+
+        var created = await ServerHarness.ExpectAsync(await PostFunctionAsync(body), HttpStatusCode.Created);
+
+        Assert.Equal(expected, created.GetProperty(field).GetRawText());
+    }
+
+    [Fact]
+    public async Task Create_FieldGivenTwiceWithABadLastValue_Is400NamingItAndStoresNothing()
+    {
+        var before = await CountFunctionsAsync();
+        const string Body = """
+            {"name":"twice-bad","runtime":"python","handler":"handler","code":"x = 1","memory_mb":128,"memory_mb":1.5}
+            """;
+
+        var response = await PostFunctionAsync(Body);
+
+        var problem = await ExpectProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("memory_mb", out _), problem.ToString());
+        Assert.Equal(before, await CountFunctionsAsync());
+    }
+
     [Fact]
     public async Task Create_EmptyBody_Is400()
     {
