@@ -435,6 +435,13 @@ public sealed class NodeRuntimeTests : IAsyncLifetime
     [InlineData("exports.other = () => 1;", "handler")]
     [InlineData("const handler = 5;", "handler")]
     [InlineData("exports.handler = () => 1;", "fetch")]
+    [InlineData("x = 1;", "constructor")]
+    [InlineData("x = 1;", "toString")]
+    [InlineData("x = 1;", "hasOwnProperty")]
+    [InlineData("x = 1;", "valueOf")]
+    [InlineData("x = 1;", "__defineGetter__")]
+    [InlineData("x = 1;", "__proto__")]
+    [InlineData("module.exports = () => 1;", "call")]
     public async Task Invoke_NoSuchFunction_IsAnErrorNamingIt(string code, string handler)
     {
         var version = _harness.DeployNode(code, handler: handler);
@@ -451,6 +458,19 @@ public sealed class NodeRuntimeTests : IAsyncLifetime
     public async Task Invoke_TopLevelFunctionNamedLikeAGlobal_IsTheModules()
     {
         var version = _harness.DeployNode("function fetch() { return 'mine'; }\n", handler: "fetch");
+
+        var outcome = await _harness.InvokeAsync(version);
+
+        Assert.Equal("\"mine\"", outcome.Output);
+    }
+
+    [Theory]
+    [InlineData("function toString() { return 'mine'; }\n", "toString")]
+    [InlineData("exports.constructor = () => 'mine';\n", "constructor")]
+    [InlineData("module.exports = { valueOf: () => 'mine' };\n", "valueOf")]
+    public async Task Invoke_FunctionNamedLikeAnInheritedProperty_IsTheModules(string code, string handler)
+    {
+        var version = _harness.DeployNode(code, handler: handler);
 
         var outcome = await _harness.InvokeAsync(version);
 

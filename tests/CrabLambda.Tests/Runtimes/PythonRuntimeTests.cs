@@ -480,15 +480,35 @@ public sealed class PythonRuntimeTests : IAsyncLifetime
         Assert.Contains("line 1", outcome.Error);
     }
 
-    [Fact]
-    public async Task Invoke_HandlerNotDefined_IsAnErrorNamingIt()
+    [Theory]
+    [InlineData("def other(event):\n    return 1\n", "missing")]
+    [InlineData("x = 1\n", "print")]
+    [InlineData("x = 1\n", "__class__")]
+    [InlineData("x = 1\n", "__init__")]
+    [InlineData("x = 1\n", "__dir__")]
+    [InlineData("x = 1\n", "__getattribute__")]
+    [InlineData("x = 1\n", "__repr__")]
+    public async Task Invoke_HandlerNotDefined_IsAnErrorNamingIt(string code, string handler)
     {
-        var version = _harness.DeployPython("def other(event):\n    return 1\n", handler: "missing");
+        var version = _harness.DeployPython(code, handler: handler);
 
         var outcome = await _harness.InvokeAsync(version);
 
         Assert.Equal(ExecutionStatus.Error, outcome.Status);
-        Assert.Equal("The module defines no top-level function named 'missing'.", outcome.Error);
+        Assert.Equal($"The module defines no top-level function named '{handler}'.", outcome.Error);
+    }
+
+    [Theory]
+    [InlineData("__init__")]
+    [InlineData("__class__")]
+    [InlineData("print")]
+    public async Task Invoke_TopLevelFunctionNamedLikeAnAttributeEveryModuleHas_IsTheModules(string handler)
+    {
+        var version = _harness.DeployPython($"def {handler}(event):\n    return 'mine'\n", handler: handler);
+
+        var outcome = await _harness.InvokeAsync(version);
+
+        Assert.Equal("\"mine\"", outcome.Output);
     }
 
     [Fact]

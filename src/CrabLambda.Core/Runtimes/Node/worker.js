@@ -308,7 +308,10 @@ function load(modulePath, name) {
     throw new LoadError(`'${name}' is not a valid JavaScript identifier.`);
   }
   const exported = require(modulePath);
-  let handler = exported !== null && exported !== undefined ? exported[name] : undefined;
+  // Only the exports' own properties: an inherited one (constructor, toString, hasOwnProperty) is no export.
+  let handler = exported !== null && exported !== undefined && Object.hasOwn(exported, name)
+    ? exported[name]
+    : undefined;
   if (typeof handler !== "function") {
     const loaded = require.cache[require.resolve(modulePath)];
     handler = loaded ? loaded[HANDLER_KEY] : undefined;

@@ -154,7 +154,9 @@ def _load(path, name):
     module = importlib.util.module_from_spec(spec)
     sys.modules["function"] = module
     spec.loader.exec_module(module)
-    handler = getattr(module, name, None)
+    # The module's own namespace: getattr would also find what the module type gives every module (__class__,
+    # __init__, __dir__), which no function defined.
+    handler = vars(module).get(name)
     if handler is None:
         raise _LoadError(f"The module defines no top-level function named '{name}'.")
     if not callable(handler):
