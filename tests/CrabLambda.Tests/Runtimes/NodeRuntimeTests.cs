@@ -442,6 +442,7 @@ public sealed class NodeRuntimeTests : IAsyncLifetime
     [InlineData("x = 1;", "__defineGetter__")]
     [InlineData("x = 1;", "__proto__")]
     [InlineData("module.exports = () => 1;", "call")]
+    [InlineData("class Handlers { handler() {} }\nmodule.exports = new Handlers();", "constructor")]
     public async Task Invoke_NoSuchFunction_IsAnErrorNamingIt(string code, string handler)
     {
         var version = _harness.DeployNode(code, handler: handler);
@@ -468,6 +469,8 @@ public sealed class NodeRuntimeTests : IAsyncLifetime
     [InlineData("function toString() { return 'mine'; }\n", "toString")]
     [InlineData("exports.constructor = () => 'mine';\n", "constructor")]
     [InlineData("module.exports = { valueOf: () => 'mine' };\n", "valueOf")]
+    [InlineData("class Handlers { handler() { return 'mine'; } }\nmodule.exports = new Handlers();\n", "handler")]
+    [InlineData("class A { handler() { return 'mine'; } }\nclass B extends A {}\nmodule.exports = new B();\n", "handler")]
     public async Task Invoke_FunctionNamedLikeAnInheritedProperty_IsTheModules(string code, string handler)
     {
         var version = _harness.DeployNode(code, handler: handler);

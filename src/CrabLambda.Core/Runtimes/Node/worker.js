@@ -303,15 +303,28 @@ function onStrayError(kind, error) {
   writeAll(2, Buffer.from(`${trace}\n`, "utf8"));
 }
 
+// The exports' own property of that name, or one of their class (module.exports = new Handlers()); nothing that
+// every object or function inherits (toString, hasOwnProperty) and no class's constructor is an export.
+function exportNamed(exported, name) {
+  if ((typeof exported !== "object" && typeof exported !== "function") || exported === null) {
+    return undefined;
+  }
+  let owner = exported;
+  while (owner !== null && owner !== Object.prototype && owner !== Function.prototype) {
+    if (Object.hasOwn(owner, name)) {
+      return owner === exported || name !== "constructor" ? exported[name] : undefined;
+    }
+    owner = Object.getPrototypeOf(owner);
+  }
+  return undefined;
+}
+
 function load(modulePath, name) {
   if (!IDENTIFIER.test(name)) {
     throw new LoadError(`'${name}' is not a valid JavaScript identifier.`);
   }
   const exported = require(modulePath);
-  // Only the exports' own properties: an inherited one (constructor, toString, hasOwnProperty) is no export.
-  let handler = exported !== null && exported !== undefined && Object.hasOwn(exported, name)
-    ? exported[name]
-    : undefined;
+  let handler = exportNamed(exported, name);
   if (typeof handler !== "function") {
     const loaded = require.cache[require.resolve(modulePath)];
     handler = loaded ? loaded[HANDLER_KEY] : undefined;
