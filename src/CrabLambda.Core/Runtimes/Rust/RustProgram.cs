@@ -38,7 +38,7 @@ internal sealed class RustProgram
 
         [dependencies]
         serde = { version = "1", features = ["derive"] }
-        serde_json = { version = "1", features = ["preserve_order", "unbounded_depth"] }
+        serde_json = { version = "1", features = ["preserve_order", "unbounded_depth", "float_roundtrip"] }
 
         [workspace]
 
@@ -64,7 +64,7 @@ internal sealed class RustProgram
         [dependencies]
         crablambda = { path = "{crate}" }
         serde = { version = "1", features = ["derive"] }
-        serde_json = { version = "1", features = ["preserve_order", "unbounded_depth"] }
+        serde_json = { version = "1", features = ["preserve_order", "unbounded_depth", "float_roundtrip"] }
 
         [workspace]
 

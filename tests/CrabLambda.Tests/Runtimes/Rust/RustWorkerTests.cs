@@ -155,6 +155,24 @@ public sealed class RustWorkerTests(RustRuntimeFixture fixture)
     }
 
     [Fact]
+    public async Task Invoke_NumbersAtTheEdgesOfADouble_ReachTheHandlerCorrectlyRounded()
+    {
+        await using var worker = await fixture.StartWorkerAsync("fn handler(event: Value) -> Value { event }");
+        string[] numbers =
+        [
+            "1.7976931348623158e308", "-1.7976931348623158e308", "2.2250738585072011e-308", "9007199254740993.0",
+            "7.038531e-26", "2.4703282292062328e-324",
+        ];
+
+        var reply = await worker.InvokeAsync($"[{string.Join(",", numbers)}]");
+
+        Assert.True(reply.Ok, reply.Error);
+        var echoed = System.Text.Json.JsonDocument.Parse(reply.OutputJson!).RootElement.EnumerateArray()
+            .Select(number => number.GetDouble());
+        Assert.Equal(numbers.Select(n => double.Parse(n, System.Globalization.CultureInfo.InvariantCulture)), echoed);
+    }
+
+    [Fact]
     public async Task Invoke_EventSerdeJsonCannotHold_IsErrorAndTheWorkerServesTheNext()
     {
         await using var worker = await fixture.StartWorkerAsync(QuickStart);
