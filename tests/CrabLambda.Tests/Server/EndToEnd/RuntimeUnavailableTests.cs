@@ -35,10 +35,12 @@ public sealed class RuntimeUnavailableTests
         var toolchain = Directory.CreateTempSubdirectory("crablambda-no-rust-").FullName;
         try
         {
+            // A cache of its own: a binary of the same code that another server built would be reused, and rightly.
             var server = await ServerHarness.StartAsync(configure: builder =>
                 builder.Services.Configure<RustRuntimeOptions>(o =>
                 {
                     o.ToolchainDirectory = toolchain;
+                    o.CacheDirectory = Path.Combine(toolchain, "cache");
                     o.WarmUpOnStart = false;
                 }));
             await using var _ = server;
