@@ -13,7 +13,9 @@ public static class ServerProcess
     /// <summary>How to start the built server in <paramref name="directory"/> with only the given variables.</summary>
     public static ProcessStartInfo StartInfo(string directory, IReadOnlyDictionary<string, string> variables)
     {
-        var start = new ProcessStartInfo("dotnet", [ServerAssembly()])
+        // As from a terminal: a test run started in the background by a script has SIGINT ignored, and a program
+        // inherits that, so the server would never see the Ctrl-C a test sends. env resets it and execs in place.
+        var start = new ProcessStartInfo("env", ["--default-signal=INT", "dotnet", ServerAssembly()])
         {
             WorkingDirectory = directory,
             RedirectStandardOutput = true,
