@@ -172,13 +172,7 @@ public sealed class FunctionClientTests : IAsyncDisposable
         var result = await _client.UpdateAsync("f", new FunctionUpdate(Code: "x = 1", MemoryMb: 128));
 
         Assert.Same(function, result);
-        _store.Verify(
-            s => s.AddVersionAsync(
-                It.IsAny<Guid>(),
-                It.IsAny<int>(),
-                It.IsAny<FunctionVersion>(),
-                It.IsAny<CancellationToken>()),
-            Times.Never);
+        VerifyNoVersionAdded();
     }
 
     [Fact]
@@ -274,13 +268,7 @@ public sealed class FunctionClientTests : IAsyncDisposable
         _time.Advance(TimeSpan.FromSeconds(20));
 
         await Assert.ThrowsAsync<ServerStoppingException>(() => update.WaitAsync(TestWait));
-        _store.Verify(
-            s => s.AddVersionAsync(
-                It.IsAny<Guid>(),
-                It.IsAny<int>(),
-                It.IsAny<FunctionVersion>(),
-                It.IsAny<CancellationToken>()),
-            Times.Never);
+        VerifyNoVersionAdded();
     }
 
     [Fact]
@@ -496,6 +484,15 @@ public sealed class FunctionClientTests : IAsyncDisposable
             });
         return started;
     }
+
+    private void VerifyNoVersionAdded() =>
+        _store.Verify(
+            s => s.AddVersionAsync(
+                It.IsAny<Guid>(),
+                It.IsAny<int>(),
+                It.IsAny<FunctionVersion>(),
+                It.IsAny<CancellationToken>()),
+            Times.Never);
 
     private Function Existing(string name) =>
         new(Guid.CreateVersion7(), name, "python", "handler", 128, 30, false, 1, _time.GetUtcNow(), _time.GetUtcNow());
