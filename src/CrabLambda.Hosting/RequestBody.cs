@@ -35,12 +35,25 @@ internal static class RequestBody
             sizeFeature.MaxRequestBodySize = null;
         }
 
-        if (request.ContentLength is { } length and <= ExactAllocationLimit)
+        try
         {
-            return await ReadExactAsync(request.Body, (int)length, cancellationToken);
-        }
+            if (request.ContentLength is { } length and <= ExactAllocationLimit)
+            {
+                return await ReadExactAsync(request.Body, (int)length, cancellationToken);
+            }
 
-        return await ReadGrowingAsync(request.Body, limit, cancellationToken) ?? Refuse(request);
+            return await ReadGrowingAsync(request.Body, limit, cancellationToken) ?? Refuse(request);
+        }
+        catch (IOException exception) when (exception is not BadHttpRequestException
+            && !request.HttpContext.RequestAborted.IsCancellationRequested)
+        {
+            // Kestrel reports most bad framing as a bad request, but some (a chunk size past a long) as a plain
+            // I/O error; either way the client sent a body that cannot be read, which is no failure of the server.
+            throw new BadHttpRequestException(
+                $"The request body could not be read: {exception.Message}",
+                StatusCodes.Status400BadRequest,
+                exception);
+        }
     }
 
     // The rest of a refused body is not read: the connection closes after the answer rather than drain it.

@@ -331,6 +331,28 @@ public abstract class BadInputTests(ServerFixture fixture)
         Assert.Equal(1, history.GetArrayLength());
     }
 
+    [Theory]
+    [InlineData("framing-1", "api/functions/framing-1/invoke", "80000000")]
+    [InlineData("framing-2", "api/functions/framing-2/invoke", "FFFFFFFFFFFFFFFF")]
+    [InlineData("framing-3", "api/functions", "FFFFFFFFFFFFFFFF")]
+    public async Task Post_ChunkSizeBeyondALong_Is400AndRecordsNothing(string name, string path, string chunkSize)
+    {
+        await Server.DeployAsync(name, "python", Code);
+        var address = Server.Http.BaseAddress!;
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(address.Host, address.Port);
+        var stream = client.GetStream();
+
+        var request = $"POST /{path} HTTP/1.1\r\nHost: {address.Authority}\r\nTransfer-Encoding: chunked\r\n"
+            + $"Connection: close\r\n\r\n{chunkSize}\r\n\"a";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
+        using var reader = new StreamReader(stream, Encoding.ASCII);
+        var statusLine = await reader.ReadLineAsync();
+
+        Assert.StartsWith("HTTP/1.1 400", statusLine);
+        Assert.Equal(0, (await Server.GetJsonAsync($"api/functions/{name}/executions")).GetArrayLength());
+    }
+
     [Fact]
     public async Task Invoke_EventNested256Levels_RunsAndDeeperIs400()
     {
