@@ -412,7 +412,7 @@ internal sealed partial class FunctionClient(
         catch (OperationCanceledException) when (shutdown.GraceEnded.IsCancellationRequested
             && !cancellationToken.IsCancellationRequested)
         {
-            LogDeployStopped(name, version.Version, version.Runtime);
+            LogDeployStopped(name, version.Runtime);
             throw new ServerStoppingException(
                 "The server is shutting down and stopped waiting for the function's code to be prepared (compiled), "
                 + "so nothing was deployed. Deploy it again once the server is back.");
@@ -473,7 +473,7 @@ internal sealed partial class FunctionClient(
     [LoggerMessage(
         5,
         LogLevel.Warning,
-        "Did not deploy function {Name} version {Version} ({Runtime}): its code was still being prepared when the "
-            + "shutdown grace ended")]
-    private partial void LogDeployStopped(string name, int version, string runtime);
+        "Did not deploy the new code of function {Name} ({Runtime}): it was still being prepared when the shutdown "
+            + "grace ended")]
+    private partial void LogDeployStopped(string name, string runtime);
 }
