@@ -470,7 +470,9 @@ public sealed class NodeRuntimeTests : IAsyncLifetime
     [InlineData("exports.constructor = () => 'mine';\n", "constructor")]
     [InlineData("module.exports = { valueOf: () => 'mine' };\n", "valueOf")]
     [InlineData("class Handlers { handler() { return 'mine'; } }\nmodule.exports = new Handlers();\n", "handler")]
-    [InlineData("class A { handler() { return 'mine'; } }\nclass B extends A {}\nmodule.exports = new B();\n", "handler")]
+    [InlineData("class A { handler() { return 'mine'; } }\nclass B extends A {}\nmodule.exports = new B();", "handler")]
+    [InlineData("class H { constructor() { this.g = 'mine'; } handler() { return this.g; } }\nexports.h = new H();\n"
+        + "module.exports = exports.h;", "handler")]
     public async Task Invoke_FunctionNamedLikeAnInheritedProperty_IsTheModules(string code, string handler)
     {
         var version = _harness.DeployNode(code, handler: handler);

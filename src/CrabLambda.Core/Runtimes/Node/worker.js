@@ -324,7 +324,9 @@ function load(modulePath, name) {
     throw new LoadError(`'${name}' is not a valid JavaScript identifier.`);
   }
   const exported = require(modulePath);
-  let handler = exportNamed(exported, name);
+  // A method is called on the object it was exported with, so that `this` is that object, as in `exports.handler()`.
+  const method = exportNamed(exported, name);
+  let handler = typeof method === "function" ? method.bind(exported) : method;
   if (typeof handler !== "function") {
     const loaded = require.cache[require.resolve(modulePath)];
     handler = loaded ? loaded[HANDLER_KEY] : undefined;
