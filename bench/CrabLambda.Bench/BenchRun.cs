@@ -101,19 +101,19 @@ internal static class BenchRun
                 }
             }
 
-            if (settings.Measures("throughput"))
+            // Memory does not depend on the store: measured once, with the workers the throughput figures started
+            // (or, without them, those the warm-up started). Each runtime's right after its own throughput figures,
+            // since the next runtime's workers may push its idle ones out past MAX_IDLE_WORKERS.
+            var memory = store == "sqlite" && settings.Measures("memory");
+            var throughput = settings.Measures("throughput");
+            foreach (var runtime in FunctionCode.Runtimes)
             {
-                foreach (var runtime in FunctionCode.Runtimes)
+                if (throughput)
                 {
                     await warm.MeasureThroughputAsync(runtime);
                 }
-            }
 
-            // Memory does not depend on the store: measured once, with the workers the throughput figures started
-            // (or, without them, those the warm-up started).
-            if (store == "sqlite" && settings.Measures("memory"))
-            {
-                foreach (var runtime in FunctionCode.Runtimes)
+                if (memory)
                 {
                     await warm.MeasureMemoryAsync(runtime);
                 }
