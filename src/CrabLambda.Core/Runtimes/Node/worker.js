@@ -184,6 +184,13 @@ function writeAll(fd, buffer) {
 // has room; what did not fit waits in the stream and reaches the pipe later. So the marker goes through the stream,
 // behind what waits there, unless the function has ended the stream, and then straight to the file descriptor.
 function endOutput(marker, then) {
+  // The common case: nothing waits in either stream, so the descriptors take the marker in order, at once.
+  if (process.stdout.writableLength === 0 && process.stderr.writableLength === 0) {
+    writeAll(1, marker);
+    writeAll(2, marker);
+    then();
+    return;
+  }
   let left = 2;
   const done = () => {
     left -= 1;
