@@ -512,7 +512,9 @@ public sealed class SqliteBadInputTests(SmallLimitsServerFixture fixture)
 public sealed class PostgresBadInputTests(SmallLimitsPostgresServerFixture fixture)
     : BadInputTests(fixture), IClassFixture<SmallLimitsPostgresServerFixture>;
 
-/// <summary>A JSON string event of an exact length, sent with chunked transfer encoding in chunks of a given size.</summary>
+/// <summary>
+/// A JSON string event of an exact length, sent with chunked transfer encoding in chunks of a given size.
+/// </summary>
 internal sealed class ChunkedContent : HttpContent
 {
     private readonly int _length;
