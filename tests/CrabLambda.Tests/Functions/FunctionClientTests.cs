@@ -74,12 +74,7 @@ public sealed class FunctionClientTests : IAsyncDisposable
             () => _client.CreateAsync(new FunctionDefinition(name, "python", "x = 1", "handler")));
 
         Assert.Contains("name", ex.Errors.Keys);
-        _store.Verify(
-            s => s.CreateFunctionAsync(
-                It.IsAny<Function>(),
-                It.IsAny<FunctionVersion>(),
-                It.IsAny<CancellationToken>()),
-            Times.Never);
+        VerifyNoFunctionCreated();
     }
 
     [Fact]
@@ -244,12 +239,7 @@ public sealed class FunctionClientTests : IAsyncDisposable
         Assert.True(stillPreparing, "the deploy ended before the shutdown grace did");
         var error = await Assert.ThrowsAsync<ServerStoppingException>(() => create.WaitAsync(TestWait));
         Assert.Contains("nothing was deployed", error.Message);
-        _store.Verify(
-            s => s.CreateFunctionAsync(
-                It.IsAny<Function>(),
-                It.IsAny<FunctionVersion>(),
-                It.IsAny<CancellationToken>()),
-            Times.Never);
+        VerifyNoFunctionCreated();
     }
 
     [Fact]
@@ -484,6 +474,14 @@ public sealed class FunctionClientTests : IAsyncDisposable
             });
         return started;
     }
+
+    private void VerifyNoFunctionCreated() =>
+        _store.Verify(
+            s => s.CreateFunctionAsync(
+                It.IsAny<Function>(),
+                It.IsAny<FunctionVersion>(),
+                It.IsAny<CancellationToken>()),
+            Times.Never);
 
     private void VerifyNoVersionAdded() =>
         _store.Verify(

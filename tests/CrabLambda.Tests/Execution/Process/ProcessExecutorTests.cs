@@ -279,21 +279,8 @@ public sealed class ProcessExecutorTests : IAsyncLifetime
     {
         var time = new FakeTimeProvider();
         var logs = new RecordingLoggerProvider();
-        var services = new ServiceCollection();
-        services.AddLogging(builder => builder.AddProvider(logs));
-        services.AddSingleton<TimeProvider>(time);
-        services.AddCrabLambda(o =>
-            {
-                o.WorkDirectory = _scratch;
-                o.Isolation = IsolationMode.None;
-                o.ShutdownGrace = TimeSpan.FromSeconds(20);
-            })
-            .AddSqlite(Path.Combine(_scratch, "crablambda.db"));
-        await using var provider = services.BuildServiceProvider();
-        await provider.GetRequiredService<StoreInitializer>().StartAsync(CancellationToken.None);
+        await using var provider = await StartWithSleeperAsync(time, logs, maxConcurrentExecutions: 100);
         var client = provider.GetRequiredService<IFunctionClient>();
-        var code = "import time\n\ndef handler(event):\n    open(event['started'], 'w').close()\n    time.sleep(600)\n";
-        await client.CreateAsync(new FunctionDefinition("sleeper", "python", code, "handler", TimeoutSecs: 300));
         var started = Path.Combine(_scratch, "started");
         var invocation = client.InvokeAsync("sleeper", JsonSerializer.SerializeToUtf8Bytes(new { started }));
         await ExecutorHarness.WaitUntilAsync(() => File.Exists(started), "the handler runs");
@@ -320,22 +307,8 @@ public sealed class ProcessExecutorTests : IAsyncLifetime
     {
         var time = new FakeTimeProvider();
         var logs = new RecordingLoggerProvider();
-        var services = new ServiceCollection();
-        services.AddLogging(builder => builder.AddProvider(logs));
-        services.AddSingleton<TimeProvider>(time);
-        services.AddCrabLambda(o =>
-            {
-                o.WorkDirectory = _scratch;
-                o.Isolation = IsolationMode.None;
-                o.ShutdownGrace = TimeSpan.FromSeconds(20);
-                o.MaxConcurrentExecutions = 1;
-            })
-            .AddSqlite(Path.Combine(_scratch, "crablambda.db"));
-        await using var provider = services.BuildServiceProvider();
-        await provider.GetRequiredService<StoreInitializer>().StartAsync(CancellationToken.None);
+        await using var provider = await StartWithSleeperAsync(time, logs, maxConcurrentExecutions: 1);
         var client = provider.GetRequiredService<IFunctionClient>();
-        var code = "import time\n\ndef handler(event):\n    open(event['started'], 'w').close()\n    time.sleep(600)\n";
-        await client.CreateAsync(new FunctionDefinition("sleeper", "python", code, "handler", TimeoutSecs: 300));
         var started = Path.Combine(_scratch, "started");
         var eventJson = JsonSerializer.SerializeToUtf8Bytes(new { started });
         var running = client.InvokeAsync("sleeper", eventJson);
@@ -735,4 +708,32 @@ public sealed class ProcessExecutorTests : IAsyncLifetime
                 time.sleep(0.01)
             return "released"
         """;
+
+    /// <summary>
+    /// An engine on SQLite with a 20 s shutdown grace and a Python function, sleeper, that marks the file its event
+    /// names once it runs and then sleeps for ten minutes.
+    /// </summary>
+    private async Task<ServiceProvider> StartWithSleeperAsync(
+        FakeTimeProvider time,
+        RecordingLoggerProvider logs,
+        int maxConcurrentExecutions)
+    {
+        var services = new ServiceCollection();
+        services.AddLogging(builder => builder.AddProvider(logs));
+        services.AddSingleton<TimeProvider>(time);
+        services.AddCrabLambda(o =>
+            {
+                o.WorkDirectory = _scratch;
+                o.Isolation = IsolationMode.None;
+                o.ShutdownGrace = TimeSpan.FromSeconds(20);
+                o.MaxConcurrentExecutions = maxConcurrentExecutions;
+            })
+            .AddSqlite(Path.Combine(_scratch, "crablambda.db"));
+        var provider = services.BuildServiceProvider();
+        await provider.GetRequiredService<StoreInitializer>().StartAsync(CancellationToken.None);
+        var code = "import time\n\ndef handler(event):\n    open(event['started'], 'w').close()\n    time.sleep(600)\n";
+        await provider.GetRequiredService<IFunctionClient>()
+            .CreateAsync(new FunctionDefinition("sleeper", "python", code, "handler", TimeoutSecs: 300));
+        return provider;
+    }
 }
